@@ -1,4 +1,5 @@
-//! Enveloped signing (exclusive c14n, SHA-256 digest, RSA-SHA256 or ECDSA-P256-SHA256), for SP
+//! Enveloped signing (exclusive c14n, SHA-256 digest, RSA-SHA256, ECDSA-P256-SHA256 or
+//! ECDSA-P384-SHA384), for SP
 //! metadata, AuthnRequests and the test IdP.
 
 use std::fmt;
@@ -15,7 +16,41 @@ use crate::xml::{Document, Element, Limits, NO_NAMESPACE, NodeKind};
 
 enum KeyPair {
     Rsa(RsaKeyPair),
-    EcdsaP256(EcdsaKeyPair),
+    /// P-256 with ECDSA-SHA256 or P-384 with ECDSA-SHA384.
+    Ecdsa(EcdsaKeyPair, SignatureMethod),
+}
+
+/// The `RSAPrivateKey` inside a PKCS#8 `PrivateKeyInfo`, if its algorithm is rsaEncryption.
+fn pkcs8_rsa_private_key(pkcs8: &[u8]) -> Option<&[u8]> {
+    let (_, info) = x509_parser::der_parser::parse_der(pkcs8).ok()?;
+    let fields = info.as_sequence().ok()?;
+    let algorithm = fields
+        .get(1)?
+        .as_sequence()
+        .ok()?
+        .first()?
+        .as_oid()
+        .ok()?
+        .to_id_string();
+    (algorithm == "1.2.840.113549.1.1.1").then_some(())?;
+    fields.get(2)?.as_slice().ok()
+}
+
+/// Modulus length in bits of a PKCS#1 `RSAPrivateKey` (ring refuses small keys without saying
+/// how small, so read it here for a precise error).
+fn rsa_private_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
+    let (_, key) = x509_parser::der_parser::parse_der(pkcs1).ok()?;
+    let modulus = key.as_sequence().ok()?.get(1)?.as_slice().ok()?;
+    let first = modulus.iter().position(|b| *b != 0)?;
+    let significant = modulus.get(first..)?;
+    Some(significant.len() * 8 - significant.first()?.leading_zeros() as usize)
+}
+
+fn refuse_small_rsa(bits: Option<usize>) -> Result<(), KeyError> {
+    match bits {
+        Some(bits) if bits < MIN_RSA_BITS => Err(KeyError::TooSmall { bits }),
+        _ => Ok(()),
+    }
 }
 
 /// A private key to sign with, and optionally the certificate to put in `KeyInfo`.
@@ -29,7 +64,8 @@ impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.pair {
             KeyPair::Rsa(_) => "rsa",
-            KeyPair::EcdsaP256(_) => "ecdsa-p256",
+            KeyPair::Ecdsa(_, SignatureMethod::EcdsaSha384) => "ecdsa-p384",
+            KeyPair::Ecdsa(..) => "ecdsa-p256",
         };
         f.debug_struct("SigningKey")
             .field("kind", &kind)
@@ -40,8 +76,9 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Reads a PEM private key: `PRIVATE KEY` (PKCS#8, RSA or EC P-256) or `RSA PRIVATE KEY`
-    /// (PKCS#1). RSA keys under 2048 bits are refused.
+    /// Reads a PEM private key: `PRIVATE KEY` (PKCS#8: RSA, EC P-256 or P-384) or
+    /// `RSA PRIVATE KEY` (PKCS#1). RSA keys under 2048 bits are refused. RSA keys sign with
+    /// RSA-SHA256, P-256 with ECDSA-SHA256, P-384 with ECDSA-SHA384.
     pub fn from_pem(pem: &[u8]) -> Result<Self, KeyError> {
         let invalid = |detail: String| KeyError::Invalid { detail };
         let mut blocks = x509_parser::pem::Pem::iter_from_buffer(pem);
@@ -51,31 +88,43 @@ impl SigningKey {
             .map_err(|e| invalid(format!("pem: {e}")))?;
         let rng = SystemRandom::new();
         let pair = match block.label.as_str() {
-            "RSA PRIVATE KEY" => KeyPair::Rsa(
-                RsaKeyPair::from_der(&block.contents)
-                    .map_err(|e| invalid(format!("rsa key: {e}")))?,
-            ),
-            "PRIVATE KEY" => match RsaKeyPair::from_pkcs8(&block.contents) {
-                Ok(rsa) => KeyPair::Rsa(rsa),
-                Err(_) => KeyPair::EcdsaP256(
-                    EcdsaKeyPair::from_pkcs8(
-                        &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                        &block.contents,
-                        &rng,
+            "RSA PRIVATE KEY" => {
+                refuse_small_rsa(rsa_private_modulus_bits(&block.contents))?;
+                KeyPair::Rsa(
+                    RsaKeyPair::from_der(&block.contents)
+                        .map_err(|e| invalid(format!("rsa key: {e}")))?,
+                )
+            }
+            "PRIVATE KEY" => {
+                let contents = &block.contents;
+                if let Some(rsa) = pkcs8_rsa_private_key(contents) {
+                    refuse_small_rsa(rsa_private_modulus_bits(rsa))?;
+                    KeyPair::Rsa(
+                        RsaKeyPair::from_pkcs8(contents)
+                            .map_err(|e| invalid(format!("rsa key: {e}")))?,
                     )
-                    .map_err(|_| KeyError::Unsupported {
-                        detail: "pkcs#8 key is neither rsa nor ec p-256".into(),
-                    })?,
-                ),
-            },
+                } else if let Ok(ec) = EcdsaKeyPair::from_pkcs8(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    contents,
+                    &rng,
+                ) {
+                    KeyPair::Ecdsa(ec, SignatureMethod::EcdsaSha256)
+                } else {
+                    KeyPair::Ecdsa(
+                        EcdsaKeyPair::from_pkcs8(
+                            &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+                            contents,
+                            &rng,
+                        )
+                        .map_err(|_| KeyError::Unsupported {
+                            detail: "pkcs#8 key is not rsa, ec p-256 or ec p-384".into(),
+                        })?,
+                        SignatureMethod::EcdsaSha384,
+                    )
+                }
+            }
             other => return Err(invalid(format!("unexpected pem block {other}"))),
         };
-        if let KeyPair::Rsa(rsa) = &pair {
-            let bits = rsa.public().modulus_len() * 8;
-            if bits < MIN_RSA_BITS {
-                return Err(KeyError::TooSmall { bits });
-            }
-        }
         Ok(SigningKey {
             pair,
             certificate: None,
@@ -104,7 +153,7 @@ impl SigningKey {
     pub fn signature_method(&self) -> SignatureMethod {
         match self.pair {
             KeyPair::Rsa(_) => SignatureMethod::RsaSha256,
-            KeyPair::EcdsaP256(_) => SignatureMethod::EcdsaSha256,
+            KeyPair::Ecdsa(_, method) => method,
         }
     }
 
@@ -121,7 +170,7 @@ impl SigningKey {
                     .map_err(|_| failed())?;
                 Ok(out)
             }
-            KeyPair::EcdsaP256(ec) => ec
+            KeyPair::Ecdsa(ec, _) => ec
                 .sign(&self.rng, message)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| failed()),
@@ -295,12 +344,10 @@ fn insertion_offset(target: Element<'_>, placement: &Placement) -> Result<usize,
         namespace,
         local_name,
     } = placement
+        && let Some(sibling) = target.child(namespace, local_name)
+        && let Some(sibling_data) = doc.element_data(sibling.id)
     {
-        if let Some(sibling) = target.child(namespace, local_name) {
-            if let Some(sibling_data) = doc.element_data(sibling.id) {
-                return Ok(sibling_data.source.end);
-            }
-        }
+        return Ok(sibling_data.source.end);
     }
     Ok(data.source.start_tag_end)
 }

@@ -347,13 +347,12 @@ fn refuse_hidden_content(element: Element<'_>) -> Result<(), Error> {
     let doc = element.doc;
     let end = doc.node(element.id).map_or(element.id, |n| n.end);
     for id in element.id..end {
-        match doc.node(id).map(|n| &n.kind) {
-            Some(NodeKind::Comment(_) | NodeKind::Pi { .. } | NodeKind::CData(_)) => {
-                return Err(shape(
-                    "signature holds a comment, cdata or processing instruction",
-                ));
-            }
-            _ => {}
+        if let Some(NodeKind::Comment(_) | NodeKind::Pi { .. } | NodeKind::CData(_)) =
+            doc.node(id).map(|n| &n.kind)
+        {
+            return Err(shape(
+                "signature holds a comment, cdata or processing instruction",
+            ));
         }
     }
     Ok(())

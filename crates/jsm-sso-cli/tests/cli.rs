@@ -29,6 +29,16 @@ fn peerbench(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Extra test keys of `jsm-sso-xmldsig` (`testdata/keys`, see its README).
+fn test_key(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../jsm-sso-xmldsig/testdata/keys")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn peerbench_str(name: &str) -> String {
     peerbench(name).to_str().unwrap().to_owned()
 }
@@ -277,6 +287,19 @@ fn a_garbled_pem_is_a_config_error() {
         garbled.as_bytes(),
     );
     assert_eq!(run.error_code(2), "xmldsig.key.invalid");
+}
+
+#[test]
+fn a_weak_or_unsupported_trusted_key_is_a_config_error() {
+    let medium = peerbench_str("medium.xml");
+    for (key, code) in [
+        ("rsa1024.crt", "xmldsig.key.too_small"),
+        ("ed25519.crt", "xmldsig.key.unsupported"),
+    ] {
+        let cert = test_key(key);
+        let run = jsm_sso(&["xmldsig", "verify", "--cert", &cert, &medium]);
+        assert_eq!(run.error_code(2), code, "{key}");
+    }
 }
 
 // ---- verification succeeds (exit 0) ---------------------------------------------------------

@@ -15,7 +15,7 @@ pub(crate) fn finish<T: Serialize>(outcome: Outcome<T>) -> ExitCode {
 
 /// Prints a failure: the JSON error on stdout and, for configuration errors, a short line on
 /// stderr for the person at the terminal.
-pub(crate) fn fail(failure: &Failure) -> ExitCode {
+fn fail(failure: &Failure) -> ExitCode {
     if failure.kind == Kind::Config {
         let _ignored = writeln!(
             io::stderr().lock(),

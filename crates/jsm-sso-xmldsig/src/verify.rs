@@ -441,7 +441,7 @@ impl Verifier {
         let id = signed_info
             .reference_uri
             .strip_prefix('#')
-            .filter(|id| is_valid_ncname(id))
+            .filter(|id| is_bare_name(id))
             .ok_or_else(|| {
                 Error::Signature(SignatureError::ReferenceUri {
                     uri: signed_info.reference_uri.clone(),
@@ -459,6 +459,11 @@ impl Verifier {
             .transform_c14n
             .clone()
             .unwrap_or((Algorithm::Inclusive, Vec::new()));
+        // A same-document `URI="#id"` dereferences to the element and its descendants *but not
+        // comments* (XML-DSig 1.0, 4.3.3.3), so a `#WithComments` transform after it has no
+        // comments left to keep. xmlsec1 and Santuario digest the comment-less form; keeping
+        // them refused every xmlsec1 signature with `#WithComments` over content with comments.
+        let algorithm = without_comments(algorithm);
         let exclude = signed_info.enveloped.then_some(signature.id);
         let mut content = Vec::with_capacity(doc.buf.len());
         c14n::canonicalize_into(
@@ -577,4 +582,59 @@ impl Verifier {
 
 fn prefix_refs(prefixes: &[String]) -> Vec<&str> {
     prefixes.iter().map(String::as_str).collect()
+}
+
+/// The algorithm of the same family that drops comments: what a c14n transform amounts to on
+/// the comment-less node-set of a same-document `#id` reference.
+fn without_comments(algorithm: Algorithm) -> Algorithm {
+    match algorithm {
+        Algorithm::InclusiveWithComments => Algorithm::Inclusive,
+        Algorithm::ExclusiveWithComments => Algorithm::Exclusive,
+        other => other,
+    }
+}
+
+/// Whether a `Reference` fragment is a bare ID (`#id`), not an XPointer (`#xpointer(...)`) or
+/// empty. Deliberately wider than an NCName: real IdPs use IDs that start with a digit (bare
+/// UUIDs, e.g. SecureWorks), which xmlsec1 and goxmldsig accept. The value is only ever compared
+/// for equality with ID attribute values, never evaluated.
+fn is_bare_name(fragment: &str) -> bool {
+    !fragment.is_empty()
+        && !fragment
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '(' | ')' | '#'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_names_include_ids_that_are_not_ncnames() {
+        for id in [
+            "_a1",
+            "id-1",
+            "28338c8c-39ab-4b94-bcdc-46f68f99d962",
+            "pfx.1",
+        ] {
+            assert!(is_bare_name(id), "{id}");
+        }
+        for fragment in ["", "xpointer(/)", "xpointer(id('a'))", "a b", "a\tb", "a#b"] {
+            assert!(!is_bare_name(fragment), "{fragment:?}");
+        }
+    }
+
+    #[test]
+    fn id_references_are_digested_without_comments() {
+        assert_eq!(
+            without_comments(Algorithm::ExclusiveWithComments),
+            Algorithm::Exclusive
+        );
+        assert_eq!(
+            without_comments(Algorithm::InclusiveWithComments),
+            Algorithm::Inclusive
+        );
+        assert_eq!(without_comments(Algorithm::Exclusive), Algorithm::Exclusive);
+        assert_eq!(without_comments(Algorithm::Inclusive), Algorithm::Inclusive);
+    }
 }

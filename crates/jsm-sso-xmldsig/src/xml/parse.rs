@@ -5,8 +5,9 @@
 //! encodings other than UTF-8. Limits bound the work any input can cause.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesDecl, BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use super::names::{is_valid_ncname, split_qname};
@@ -157,8 +158,89 @@ fn normalize_line_endings(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// XML 1.0 white space (production S); `str::trim` would also strip Unicode white space.
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
 fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// XML 1.0 [40], [44]: attributes are separated by white space. quick-xml reads `<a x="1"y="2"/>`
+/// as two attributes; libxml2 and every other conforming parser refuse it, so we do too.
+fn attributes_separated(raw: &str) -> bool {
+    let mut quote = None;
+    let mut bytes = raw.bytes().peekable();
+    while let Some(b) = bytes.next() {
+        match quote {
+            Some(q) if b == q => {
+                quote = None;
+                if bytes
+                    .peek()
+                    .is_some_and(|&next| !is_xml_space(char::from(next)))
+                {
+                    return false;
+                }
+            }
+            Some(_) => {}
+            None if b == b'"' || b == b'\'' => quote = Some(b),
+            None => {}
+        }
+    }
+    true
+}
+
+/// The name of the attribute starting at byte `at` of a start tag (quick-xml reports
+/// duplicates by position).
+fn attribute_name_at(tag: &str, at: usize) -> String {
+    tag.get(at..)
+        .unwrap_or_default()
+        .split(|c: char| c == '=' || is_xml_space(c))
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// XML 1.0 [23]-[32]: `version="1.0"`, then optionally `encoding` (only UTF-8 here) and
+/// `standalone` (`yes` or `no`), in that order, separated by white space.
+fn check_declaration(decl: &BytesDecl<'_>) -> Result<(), XmlError> {
+    const NAMES: [&str; 3] = ["version", "encoding", "standalone"];
+    let refuse = |detail: String| XmlError::Declaration { detail };
+    let content: &str = decl;
+    if !attributes_separated(content.get(3..).unwrap_or_default()) {
+        return Err(refuse(
+            "pseudo-attributes must be separated by white space".into(),
+        ));
+    }
+    let pseudo = BytesStart::from_content(content, 3);
+    let mut next = 0;
+    for attr in pseudo.attributes().with_checks(true) {
+        let attr = attr.map_err(|e| refuse(e.to_string()))?;
+        let name = attr.key.0;
+        let value: &str = &attr.value;
+        let index = NAMES.iter().position(|n| *n == name);
+        match index {
+            Some(i) if i >= next && (next > 0 || i == 0) => next = i + 1,
+            _ => {
+                return Err(refuse(format!(
+                    "unexpected {name} (version, encoding, standalone in that order)"
+                )));
+            }
+        }
+        let ok = match index {
+            Some(0) => value == "1.0",
+            Some(1) => value.eq_ignore_ascii_case("utf-8"),
+            _ => matches!(value, "yes" | "no"),
+        };
+        if !ok {
+            return Err(refuse(format!("{name} {value}")));
+        }
+    }
+    if next == 0 {
+        return Err(refuse("version missing".into()));
+    }
+    Ok(())
 }
 
 /// Resolves the body of a reference (`amp`, `#x41`, `#65`) to its character.
@@ -222,6 +304,8 @@ struct Builder<'s> {
     open_text: Option<NodeId>,
     root: Option<NodeId>,
     pending: Vec<PendingAttr>,
+    /// `xml:id` values seen so far (SAML never uses them; empty in practice).
+    xml_ids: HashSet<String>,
 }
 
 impl<'s> Builder<'s> {
@@ -251,6 +335,7 @@ impl<'s> Builder<'s> {
             open_text: None,
             root: None,
             pending: Vec::new(),
+            xml_ids: HashSet::new(),
         };
         let xml = builder.push_str(XML_NAMESPACE_URI);
         builder.doc.ns_uris.push(xml);
@@ -338,7 +423,9 @@ impl<'s> Builder<'s> {
                         });
                     }
                     let target = self.push_str(target);
-                    let data = self.push_str(pi.content().trim_start());
+                    // Only XML white space separates target and data (XML 2.6); Unicode
+                    // white space such as U+00A0 or U+3000 belongs to the data.
+                    let data = self.push_str(pi.content().trim_start_matches(is_xml_space));
                     self.push_node(NodeKind::Pi { target, data })?;
                 }
                 Event::Decl(decl) => {
@@ -348,24 +435,7 @@ impl<'s> Builder<'s> {
                             "xml declaration not at the start of the document",
                         ));
                     }
-                    let version = decl.version().map_err(|e| XmlError::Declaration {
-                        detail: e.to_string(),
-                    })?;
-                    if version != "1.0" {
-                        return Err(XmlError::Declaration {
-                            detail: format!("version {version}"),
-                        });
-                    }
-                    if let Some(encoding) = decl.encoding() {
-                        let encoding = encoding.map_err(|e| XmlError::Declaration {
-                            detail: e.to_string(),
-                        })?;
-                        if !encoding.eq_ignore_ascii_case("utf-8") {
-                            return Err(XmlError::Declaration {
-                                detail: format!("encoding {encoding}"),
-                            });
-                        }
-                    }
+                    check_declaration(&decl)?;
                 }
                 Event::DocType(_) => return Err(XmlError::Doctype),
                 Event::Eof => break,
@@ -430,12 +500,11 @@ impl<'s> Builder<'s> {
                 kind: NodeKind::Text(span),
                 ..
             }) = self.doc.nodes.get_mut(id as usize)
+                && span.end as usize == end
             {
-                if span.end as usize == end {
-                    self.doc.buf.push_str(s);
-                    span.end = to_u32(self.doc.buf.len());
-                    return Ok(());
-                }
+                self.doc.buf.push_str(s);
+                span.end = to_u32(self.doc.buf.len());
+                return Ok(());
             }
         }
         let span = self.push_str(s);
@@ -524,12 +593,18 @@ impl<'s> Builder<'s> {
         let scope_mark = self.scope.len();
         let decls_start = to_u32(self.doc.ns_decls.len());
         self.pending.clear();
+        if !attributes_separated(start.attributes_raw()) {
+            return Err(Self::malformed(
+                position,
+                "attributes must be separated by white space",
+            ));
+        }
         let mut count = 0usize;
         for attr in start.attributes().with_checks(true) {
             let attr = attr.map_err(|e| match e {
-                quick_xml::events::attributes::AttrError::Duplicated(..) => {
+                quick_xml::events::attributes::AttrError::Duplicated(at, _) => {
                     XmlError::DuplicateAttribute {
-                        name: String::new(),
+                        name: attribute_name_at(start, at),
                     }
                 }
                 other => Self::malformed(position, other.to_string()),
@@ -580,8 +655,7 @@ impl<'s> Builder<'s> {
             let attr_ns = if p.is_empty() {
                 NO_NAMESPACE
             } else {
-                let prefix_str = self.doc.str(p).to_owned();
-                self.resolve_prefix(&prefix_str, true)?
+                self.resolve_prefix(self.doc.str(p), true)?
             };
             let duplicate = self
                 .doc
@@ -594,6 +668,9 @@ impl<'s> Builder<'s> {
                 return Err(XmlError::DuplicateAttribute {
                     name: self.doc.str(local).to_owned(),
                 });
+            }
+            if attr_ns == XML_NAMESPACE && self.doc.str(local) == "id" {
+                self.check_xml_id(value, position)?;
             }
             self.doc.attrs.push(Attr {
                 prefix: p,
@@ -629,6 +706,24 @@ impl<'s> Builder<'s> {
         } else {
             self.open.push(id);
             self.scope_marks.push(scope_mark);
+        }
+        Ok(())
+    }
+
+    /// `xml:id` (W3C xml:id 1.0, as libxml2 enforces it): the value, spaces trimmed, is an
+    /// NCName, and no two elements share one.
+    fn check_xml_id(&mut self, value: Span, position: u64) -> Result<(), XmlError> {
+        let id = self.doc.str(value).trim_matches(' ');
+        if !is_valid_ncname(id) {
+            return Err(XmlError::Name {
+                name: id.to_owned(),
+            });
+        }
+        if !self.xml_ids.insert(id.to_owned()) {
+            return Err(Self::malformed(
+                position,
+                format!("xml:id {id:?} is used twice"),
+            ));
         }
         Ok(())
     }
@@ -677,6 +772,16 @@ impl<'s> Builder<'s> {
                 detail: "a prefix cannot be un-declared in xml 1.0",
             });
         }
+        if !uri.is_empty() && !is_absolute_uri(&uri) {
+            // Canonical XML 1.0, 2.1: implementations "MUST report an operation failure on
+            // documents containing relative namespace URIs". Canonicalization cannot fail, so
+            // such documents are refused here, before anything is signed or verified. Names
+            // that are not URIs at all (spaces, quotes, non-ASCII) are refused as libxml2
+            // refuses them, so that xmlsec and we never disagree on what a document is.
+            return Err(XmlError::Namespace {
+                detail: "a namespace name must be an absolute uri (rfc 3986)",
+            });
+        }
         let uri = self.intern_ns(&uri);
         let prefix = self.push_str(prefix);
         self.scope.push(Binding { prefix, uri });
@@ -702,7 +807,312 @@ impl<'s> Builder<'s> {
     }
 }
 
+/// Whether `uri` is an absolute URI (RFC 3986, 4.3, with fragment allowed): a scheme
+/// (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"`), then only characters a URI may contain:
+/// unreserved, reserved, and `%` with two hex digits.
+fn is_absolute_uri(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut scheme = scheme.bytes();
+    if !(scheme.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
+    {
+        return false;
+    }
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let ok = match b {
+            b'%' => {
+                let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+                if !(hex(i + 1) && hex(i + 2)) {
+                    return false;
+                }
+                i += 2;
+                true
+            }
+            _ => {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'-' | b'.' | b'_' | b'~' // unreserved
+                        | b':' | b'/' | b'?' | b'#' | b'[' | b']' | b'@' // gen-delims
+                        | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' // sub-delims
+                    )
+            }
+        };
+        if !ok {
+            return false;
+        }
+        i += 1;
+    }
+    // One fragment at most; brackets only around an IP literal in the authority.
+    let path = match rest.strip_prefix("//") {
+        Some(hier) => hier.get(hier.find(['/', '?', '#']).unwrap_or(hier.len())..),
+        None => Some(rest),
+    };
+    rest.matches('#').count() <= 1
+        && !path.unwrap_or_default().contains(['[', ']'])
+        && authority_is_valid(rest)
+}
+
+/// The authority of a hierarchical URI (`//[userinfo@]host[:port]`): a port is digits, an
+/// IP literal is bracketed, and `@`, `[` or `]` appear nowhere else -- as libxml2 checks it.
+fn authority_is_valid(after_scheme: &str) -> bool {
+    let Some(hier) = after_scheme.strip_prefix("//") else {
+        return true;
+    };
+    let end = hier.find(['/', '?', '#']).unwrap_or(hier.len());
+    let authority = hier.get(..end).unwrap_or_default();
+    let host_port = match authority.rsplit_once('@') {
+        Some((userinfo, host_port)) => {
+            if userinfo.contains(['@', '[', ']']) {
+                return false;
+            }
+            host_port
+        }
+        None => authority,
+    };
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(literal) => {
+            let Some((_, after)) = literal.split_once(']') else {
+                return false;
+            };
+            match after.strip_prefix(':') {
+                Some(port) => ("", Some(port)),
+                None if after.is_empty() => ("", None),
+                None => return false,
+            }
+        }
+        None => match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    port_ok && !host.contains(['@', '[', ']'])
+}
+
 /// Offsets fit in `u32`: inputs are capped far below 4 GiB and decoded text never grows.
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::Node;
+    use jsm_sso_core::CodedError;
+
+    fn parse(xml: &str) -> Result<Document, XmlError> {
+        Document::parse(xml.as_bytes(), &Limits::default())
+    }
+
+    /// Regression: the PI data was cut with `str::trim_start`, which also strips Unicode white
+    /// space (U+00A0, U+3000, U+2028...) that belongs to the data; only XML's S separates the
+    /// target from the data. libxml2 keeps it, so signatures over such PIs failed to verify.
+    #[test]
+    fn pi_data_keeps_leading_non_xml_white_space() {
+        let doc = parse("<r><?pi \u{a0}x ?><?q \t\n\u{3000}y?><?e?></r>").expect("parses");
+        let pis: Vec<(&str, &str)> = doc
+            .root()
+            .children()
+            .filter_map(|n| match n {
+                Node::ProcessingInstruction { target, data } => Some((target, data)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(pis, [("pi", "\u{a0}x "), ("q", "\u{3000}y"), ("e", "")]);
+    }
+
+    /// Regression: relative namespace URIs were accepted, though Canonical XML 1.0 (2.1) says
+    /// canonicalization must fail on them (libxml2 does), and so were namespace names that are
+    /// not URIs at all, which libxml2 refuses to parse; absolute ones of any scheme are fine.
+    #[test]
+    fn relative_namespace_uris_are_refused() {
+        for bad in [
+            r#"<r xmlns="ns"/>"#,
+            r#"<r xmlns:a="myns"/>"#,
+            r#"<r xmlns:a="../x"/>"#,
+            r#"<r xmlns:a="/abs/path"/>"#,
+            r#"<r xmlns:a="1urn:x"/>"#,
+            r#"<r xmlns:a=":x"/>"#,
+            r#"<r xmlns:a="a b:c"/>"#,
+            r#"<r xmlns:a="urn:a b"/>"#,
+            r#"<r xmlns:a="urn:&#xE9;"/>"#,
+            r#"<r xmlns:a="urn:%zz"/>"#,
+        ] {
+            let err = parse(bad).err();
+            assert_eq!(
+                err.as_ref().map(|e| e.code()),
+                Some("xml.namespace"),
+                "{bad}"
+            );
+        }
+        for good in [
+            r#"<r xmlns="urn:x"/>"#,
+            r#"<r xmlns=""/>"#,
+            r#"<r xmlns:a="http://example.org/ns?q=1#f"/>"#,
+            r#"<r xmlns:a="x-y+z.1:opaque"/>"#,
+            r#"<r xmlns:a="URN:X"/>"#,
+        ] {
+            assert!(parse(good).is_ok(), "{good}");
+        }
+    }
+
+    /// Regression: quick-xml reads attributes with no white space between them, which XML
+    /// forbids (a parser differential: libxml2, xmlsec and .NET refuse such documents).
+    #[test]
+    fn attributes_must_be_separated_by_white_space() {
+        for bad in [
+            "<a b='1'c='2'/>",
+            r#"<a b="1"c="2"></a>"#,
+            r#"<a b="x'y"c='1'/>"#,
+            r#"<r><a xmlns:p="urn:p"p:b="1"/></r>"#,
+        ] {
+            let err = parse(bad).err();
+            assert_eq!(
+                err.as_ref().map(|e| e.code()),
+                Some("xml.malformed"),
+                "{bad}"
+            );
+        }
+        for good in [
+            "<a b='1' c='2'/>",
+            "<a b='1'\n\tc=\"2\" />",
+            "<a b = '1'/>",
+            "<a/>",
+            "<a />",
+        ] {
+            assert!(parse(good).is_ok(), "{good}");
+        }
+        assert!(attributes_separated(r#" a="1" b='"' c="'""#));
+        assert!(!attributes_separated(r#" a="1"b="2""#));
+    }
+
+    /// Regression: the XML declaration's pseudo-attributes were only looked up by name, so a
+    /// missing separator, an unknown or out-of-order pseudo-attribute and `standalone="maybe"`
+    /// were accepted.
+    #[test]
+    fn declaration_is_checked_in_full() {
+        for bad in [
+            r#"<?xml version="1.0"encoding="UTF-8"?><a/>"#,
+            r#"<?xml version="1.0" standalone="maybe"?><a/>"#,
+            r#"<?xml version="1.0" standalone="yes" encoding="UTF-8"?><a/>"#,
+            r#"<?xml version="1.0" foo="x"?><a/>"#,
+            r#"<?xml encoding="UTF-8" version="1.0"?><a/>"#,
+            r#"<?xml version="1.0" version="1.0"?><a/>"#,
+            "<?xml?><a/>",
+        ] {
+            let err = parse(bad).err();
+            assert_eq!(
+                err.as_ref().map(|e| e.code()),
+                Some("xml.declaration"),
+                "{bad}"
+            );
+        }
+        for good in [
+            r#"<?xml version="1.0"?><a/>"#,
+            r#"<?xml version='1.0' encoding='utf-8' standalone='no' ?><a/>"#,
+            r#"<?xml  version = "1.0"  standalone="yes"?><a/>"#,
+        ] {
+            assert!(parse(good).is_ok(), "{good}");
+        }
+    }
+
+    /// Literal duplicates were reported with an empty name.
+    #[test]
+    fn duplicate_attribute_names_are_reported() {
+        for (input, name) in [
+            (r#"<a x="1" x="2"/>"#, "x"),
+            (r#"<a xml:lang="en" xml:lang="fr"/>"#, "xml:lang"),
+            (r#"<a xmlns:p="urn:u" xmlns:p="urn:v"/>"#, "xmlns:p"),
+            (
+                r#"<a xmlns:p="urn:u" xmlns:q="urn:u" p:x="1" q:x="2"/>"#,
+                "x",
+            ),
+        ] {
+            assert_eq!(
+                parse(input).err(),
+                Some(XmlError::DuplicateAttribute { name: name.into() }),
+                "{input}"
+            );
+        }
+    }
+
+    /// Regression: xml:id values were not checked; libxml2 refuses a non-NCName or a repeated
+    /// one, so the two parsers disagreed on such documents.
+    #[test]
+    fn xml_id_is_an_unique_ncname() {
+        for (bad, code) in [
+            (r#"<r xml:id="a b"/>"#, "xml.name"),
+            (r#"<r xml:id="1a"/>"#, "xml.name"),
+            (r#"<r xml:id="a:b"/>"#, "xml.name"),
+            (r#"<r xml:id=""/>"#, "xml.name"),
+            (
+                r#"<r><a xml:id="x"/><b xml:id=" x "/></r>"#,
+                "xml.malformed",
+            ),
+        ] {
+            let err = parse(bad).err();
+            assert_eq!(err.as_ref().map(|e| e.code()), Some(code), "{bad}");
+        }
+        let doc = parse(r#"<r xml:id=" a "><b xml:id="b"/><c id="a" ID="b"/></r>"#).expect("ok");
+        // The value itself is kept as written (c14n renders it unchanged).
+        assert_eq!(
+            doc.root().attribute_ns(XML_NAMESPACE_URI, "id"),
+            Some(" a ")
+        );
+    }
+
+    #[test]
+    fn absolute_uris() {
+        for good in [
+            "urn:a",
+            "a:",
+            "h.t-t+p://x",
+            "http://example.org/p?q=1&r='2';s#f",
+            "urn:%C3%A9t%C3%A9",
+            "http://[::1]:80/~u/(x)*,$!@",
+            "http://[::1]/",
+            "http://user:pw@host:8080/p//q",
+            "urn:a:b:c",
+            "http://example.org",
+            "http://x.org?q=a:b#c:d",
+        ] {
+            assert!(is_absolute_uri(good), "{good}");
+        }
+        for bad in [
+            "",
+            "noscheme",
+            "9a:b",
+            "a_b:c",
+            "\u{e9}:x",
+            "urn:\u{e9}",
+            "urn:a b",
+            "urn:a\"b",
+            "urn:a<b",
+            "urn:a\tb",
+            "urn:%C3%t",
+            "urn:%A",
+            "urn:a{b}",
+            "urn:a\\b",
+            "urn:a|b",
+            "urn:a^b",
+            "urn:a`b",
+            "http://example.or:g/ns",
+            "http://e:xample.org/",
+            "http://www.wtp://www.w3.org/",
+            "http://[::1/",
+            "http://[::1]x/",
+            "http://a@b@c/",
+            "http://a[b]/",
+            "http://x.org/a#b#c",
+            "urn:a[1]",
+            "http://x.org/p?q=[1]",
+        ] {
+            assert!(!is_absolute_uri(bad), "{bad}");
+        }
+    }
 }

@@ -4,6 +4,13 @@
 //! Ids (read by scripts): `xmldsig/verify/{small,medium,large}`, `xmldsig/floor/{...}`, plus
 //! `xmldsig/parse/{...}` and `xmldsig/c14n/{...}` for where the time goes.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test and bench code: a failure should stop the run loudly"
+)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsm_sso_xmldsig::{Document, Limits, TrustedKeys, Verifier, VerifyOptions, c14n};
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};

@@ -2,6 +2,13 @@
 //! its specific error code, or, where the attack targets the reader rather than the verifier,
 //! the verified view shows only what was signed.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test and bench code: a failure should stop the run loudly"
+)]
+
 use base64::Engine as _;
 use jsm_sso_xmldsig::{
     CodedError, Document, Limits, Placement, SigningKey, TrustedKeys, Verifier, VerifyOptions,

@@ -24,8 +24,9 @@
 //!
 //! `JSM_SSO_CORPUS_TABLE=1` prints the rows with the outcomes actually observed instead of
 //! asserting (for updating the table after a deliberate change).
-#![expect(
+#![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
     clippy::print_stdout,

@@ -1,6 +1,13 @@
 //! The peer-benchmark responses (signed by xmlsec1) verify, and our c14n of their SignedInfo is
 //! byte for byte what xmlsec1 signed.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test and bench code: a failure should stop the run loudly"
+)]
+
 use jsm_sso_xmldsig::{
     CodedError, DigestMethod, Document, Limits, SignatureMethod, TrustedKeys, Verifier,
     VerifyOptions, c14n,

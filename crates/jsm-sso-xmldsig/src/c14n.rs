@@ -448,6 +448,12 @@ impl<'d, 'o, 'p> Canonicalizer<'d, 'o, 'p> {
 
 /// Text nodes: `&`, `<`, `>` and carriage return are escaped.
 fn escape_text(s: &str, out: &mut Vec<u8>) {
+    let bytes = s.as_bytes();
+    if memchr::memchr3(b'&', b'<', b'>', bytes).is_none() && memchr::memchr(b'\r', bytes).is_none()
+    {
+        out.extend_from_slice(bytes);
+        return;
+    }
     escape(s, out, |b| match b {
         b'&' => Some(b"&amp;"),
         b'<' => Some(b"&lt;"),
@@ -459,6 +465,13 @@ fn escape_text(s: &str, out: &mut Vec<u8>) {
 
 /// Attribute values: `&`, `<`, `"`, tab, line feed and carriage return are escaped.
 fn escape_attribute(s: &str, out: &mut Vec<u8>) {
+    let bytes = s.as_bytes();
+    if memchr::memchr3(b'&', b'<', b'"', bytes).is_none()
+        && memchr::memchr3(b'\t', b'\n', b'\r', bytes).is_none()
+    {
+        out.extend_from_slice(bytes);
+        return;
+    }
     escape(s, out, |b| match b {
         b'&' => Some(b"&amp;"),
         b'<' => Some(b"&lt;"),

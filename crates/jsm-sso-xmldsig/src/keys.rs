@@ -43,6 +43,9 @@ pub struct TrustedKey {
     public_key: Vec<u8>,
     /// The DER SubjectPublicKeyInfo, which `KeyInfo` certificates are matched against.
     spki: Vec<u8>,
+    /// The DER certificate it came from, so a `KeyInfo` that repeats it matches without
+    /// another X.509 parse.
+    certificate: Option<Vec<u8>>,
     not_after: Option<SystemTime>,
 }
 
@@ -74,6 +77,10 @@ impl TrustedKey {
 
     pub(crate) fn spki(&self) -> &[u8] {
         &self.spki
+    }
+
+    pub(crate) fn certificate(&self) -> Option<&[u8]> {
+        self.certificate.as_deref()
     }
 
     pub(crate) fn public_key(&self) -> &[u8] {
@@ -123,6 +130,7 @@ impl TrustedKey {
             kind,
             public_key: bits,
             spki: spki.raw.to_vec(),
+            certificate: None,
             not_after,
         })
     }
@@ -136,7 +144,9 @@ impl TrustedKey {
         let not_after = u64::try_from(cert.validity().not_after.timestamp())
             .ok()
             .map(|secs| UNIX_EPOCH + Duration::from_secs(secs));
-        TrustedKey::from_spki(cert.public_key(), not_after)
+        let mut key = TrustedKey::from_spki(cert.public_key(), not_after)?;
+        key.certificate = Some(der.to_vec());
+        Ok(key)
     }
 
     /// Reads a DER SubjectPublicKeyInfo.
@@ -239,10 +249,12 @@ impl TrustedKeys {
 
 /// Decodes standard base64, ignoring the white space XML puts inside long values.
 pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .ok()
+    let engine = base64::engine::general_purpose::STANDARD;
+    if !text.bytes().any(|b| b.is_ascii_whitespace()) {
+        return engine.decode(text).ok();
+    }
+    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    engine.decode(compact).ok()
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -319,7 +319,8 @@ fn parse_signed_info(signed_info: Element<'_>, allow_sha1: bool) -> Result<Signe
 }
 
 /// Certificates named by `KeyInfo/X509Data/X509Certificate`, as SubjectPublicKeyInfo DER.
-fn key_info_spkis(key_info: Element<'_>) -> Result<Vec<Vec<u8>>, Error> {
+/// A certificate identical to a trusted one is matched without parsing it again.
+fn key_info_spkis(key_info: Element<'_>, trusted: &TrustedKeys) -> Result<Vec<Vec<u8>>, Error> {
     let mut spkis = Vec::new();
     for child in structure_children(key_info)? {
         if !is_ds(child, "X509Data") {
@@ -328,9 +329,14 @@ fn key_info_spkis(key_info: Element<'_>) -> Result<Vec<Vec<u8>>, Error> {
         for item in structure_children(child)? {
             if is_ds(item, "X509Certificate") {
                 let der = decode_base64(text_only(item)?);
-                let spki = der
-                    .as_deref()
-                    .and_then(certificate_spki)
+                let known = der.as_deref().and_then(|der| {
+                    trusted
+                        .iter()
+                        .find(|k| k.certificate() == Some(der))
+                        .map(|k| k.spki().to_vec())
+                });
+                let spki = known
+                    .or_else(|| der.as_deref().and_then(certificate_spki))
                     .ok_or(Error::Signature(SignatureError::Encoding {
                         field: "X509Certificate",
                     }))?;
@@ -548,7 +554,7 @@ impl Verifier {
         key_info: Option<Element<'_>>,
     ) -> Result<&TrustedKey, Error> {
         let named = match key_info {
-            Some(k) => key_info_spkis(k)?,
+            Some(k) => key_info_spkis(k, &self.keys)?,
             None => Vec::new(),
         };
         let mut selected: Vec<&TrustedKey> = self

@@ -17,6 +17,16 @@ fn is_name_char(c: char) -> bool {
 
 /// Whether `name` is a non-colonised name (NCName).
 pub(crate) fn is_valid_ncname(name: &str) -> bool {
+    // Nearly every name is ASCII: check bytes, and fall back to the full rules otherwise.
+    let bytes = name.as_bytes();
+    if bytes.is_ascii() {
+        return bytes
+            .first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    }
     let mut chars = name.chars();
     chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
 }
@@ -43,7 +53,9 @@ mod tests {
         );
         assert_eq!(split_qname("ID"), Some((None, "ID")));
         assert_eq!(split_qname("été"), Some((None, "été")));
-        for bad in ["", ":a", "a:", "a:b:c", "1a", "-a", "a b", "a:1"] {
+        for bad in [
+            "", ":a", "a:", "a:b:c", "1a", "-a", "a b", "a:1", ".a", "a/b", "é b", "\u{B7}a",
+        ] {
             assert_eq!(split_qname(bad), None, "{bad:?}");
         }
     }

@@ -117,7 +117,35 @@ impl Document {
 /// and carriage return, and U+FFFE / U+FFFF. (Surrogates cannot occur in a `str`.)
 fn check_chars(text: &str) -> Result<(), XmlError> {
     let bytes = text.as_bytes();
-    for (position, &b) in bytes.iter().enumerate() {
+    // Eight bytes at a time: skip words with no byte below 0x20 and no 0xEF (the lead byte of
+    // U+FFFE / U+FFFF), which is nearly every word of a real document.
+    const LOW: u64 = 0x2020_2020_2020_2020;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut start = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let below_space = x.wrapping_sub(LOW) & !x & HIGH;
+        let y = x ^ (0xEF * ONES);
+        let is_ef = y.wrapping_sub(ONES) & !y & HIGH;
+        if below_space | is_ef != 0 {
+            check_chars_slow(text, start, start + 8)?;
+        }
+        start += 8;
+    }
+    check_chars_slow(text, start, bytes.len())
+}
+
+/// Byte-by-byte check of `text[from..to]` (the bytes after `to` are read for U+FFFE/U+FFFF).
+fn check_chars_slow(text: &str, from: usize, to: usize) -> Result<(), XmlError> {
+    let bytes = text.as_bytes();
+    for position in from..to {
+        let Some(&b) = bytes.get(position) else {
+            break;
+        };
         let bad = match b {
             b'\t' | b'\n' | b'\r' => false,
             0..=0x1F => true,
@@ -170,23 +198,24 @@ fn is_xml_char(c: char) -> bool {
 /// XML 1.0 [40], [44]: attributes are separated by white space. quick-xml reads `<a x="1"y="2"/>`
 /// as two attributes; libxml2 and every other conforming parser refuse it, so we do too.
 fn attributes_separated(raw: &str) -> bool {
-    let mut quote = None;
-    let mut bytes = raw.bytes().peekable();
-    while let Some(b) = bytes.next() {
-        match quote {
-            Some(q) if b == q => {
-                quote = None;
-                if bytes
-                    .peek()
-                    .is_some_and(|&next| !is_xml_space(char::from(next)))
-                {
-                    return false;
-                }
-            }
-            Some(_) => {}
-            None if b == b'"' || b == b'\'' => quote = Some(b),
-            None => {}
+    let bytes = raw.as_bytes();
+    let mut at = 0;
+    while let Some(open) = memchr::memchr2(b'"', b'\'', bytes.get(at..).unwrap_or_default()) {
+        let open = at + open;
+        let Some(&quote) = bytes.get(open) else {
+            break;
+        };
+        let Some(close) = memchr::memchr(quote, bytes.get(open + 1..).unwrap_or_default()) else {
+            break;
+        };
+        let close = open + 1 + close;
+        if bytes
+            .get(close + 1)
+            .is_some_and(|&next| !is_xml_space(char::from(next)))
+        {
+            return false;
         }
+        at = close + 1;
     }
     true
 }
@@ -538,7 +567,11 @@ impl<'s> Builder<'s> {
     fn push_attr_value(&mut self, raw: &str, position: u64) -> Result<Span, XmlError> {
         let start = self.doc.buf.len();
         let mut rest = raw;
-        while let Some(i) = rest.find(['&', '<', '\t', '\n']) {
+        // A byte search: the four delimiters are ASCII, so `i` is always a char boundary.
+        while let Some(i) = rest
+            .bytes()
+            .position(|b| matches!(b, b'&' | b'<' | b'\t' | b'\n'))
+        {
             let (before, from) = rest.split_at(i);
             self.doc.buf.push_str(before);
             let mut chars = from.chars();
@@ -904,6 +937,46 @@ mod tests {
     use super::*;
     use crate::xml::Node;
     use jsm_sso_core::CodedError;
+
+    #[test]
+    fn char_check_finds_bad_characters_at_every_offset_of_a_word() {
+        for len in 0..24 {
+            for at in 0..len {
+                let mut text = "a".repeat(len);
+                text.replace_range(at..=at, "\u{1}");
+                assert_eq!(
+                    check_chars(&text),
+                    Err(XmlError::Char {
+                        code: 1,
+                        position: at
+                    }),
+                    "len {len} at {at}"
+                );
+            }
+            let mut ok = "a".repeat(len);
+            ok.push_str("\t\n\r\u{FFFD}\u{EFFF}");
+            assert_eq!(check_chars(&ok), Ok(()));
+        }
+        // U+FFFF (EF BF BF) straddling a word boundary.
+        for at in 0..12 {
+            let text = format!("{}\u{FFFF}abcdefgh", "a".repeat(at));
+            assert_eq!(
+                check_chars(&text),
+                Err(XmlError::Char {
+                    code: 0xFFFF,
+                    position: at
+                })
+            );
+            let text = format!("{}\u{FFFE}", "a".repeat(at));
+            assert_eq!(
+                check_chars(&text),
+                Err(XmlError::Char {
+                    code: 0xFFFE,
+                    position: at
+                })
+            );
+        }
+    }
 
     fn parse(xml: &str) -> Result<Document, XmlError> {
         Document::parse(xml.as_bytes(), &Limits::default())

@@ -3,6 +3,7 @@
 #![allow(
     clippy::unwrap_used,
     clippy::print_stdout,
+    clippy::indexing_slicing,
     reason = "a profiling driver"
 )]
 use jsm_sso_xmldsig::{Document, Limits, TrustedKeys, Verifier, VerifyOptions};

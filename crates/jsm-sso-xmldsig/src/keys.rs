@@ -46,6 +46,8 @@ pub struct TrustedKey {
     /// The DER certificate it came from, so a `KeyInfo` that repeats it matches without
     /// another X.509 parse.
     certificate: Option<Vec<u8>>,
+    /// The same certificate in base64, as IdPs repeat it in `KeyInfo`.
+    certificate_base64: Option<String>,
     not_after: Option<SystemTime>,
 }
 
@@ -77,6 +79,10 @@ impl TrustedKey {
 
     pub(crate) fn spki(&self) -> &[u8] {
         &self.spki
+    }
+
+    pub(crate) fn certificate_base64(&self) -> Option<&str> {
+        self.certificate_base64.as_deref()
     }
 
     pub(crate) fn certificate(&self) -> Option<&[u8]> {
@@ -131,6 +137,7 @@ impl TrustedKey {
             public_key: bits,
             spki: spki.raw.to_vec(),
             certificate: None,
+            certificate_base64: None,
             not_after,
         })
     }
@@ -145,6 +152,7 @@ impl TrustedKey {
             .ok()
             .map(|secs| UNIX_EPOCH + Duration::from_secs(secs));
         let mut key = TrustedKey::from_spki(cert.public_key(), not_after)?;
+        key.certificate_base64 = Some(base64::engine::general_purpose::STANDARD.encode(der));
         key.certificate = Some(der.to_vec());
         Ok(key)
     }

@@ -328,7 +328,16 @@ fn key_info_spkis(key_info: Element<'_>, trusted: &TrustedKeys) -> Result<Vec<Ve
         }
         for item in structure_children(child)? {
             if is_ds(item, "X509Certificate") {
-                let der = decode_base64(text_only(item)?);
+                let text = text_only(item)?;
+                // The common case: KeyInfo repeats the pinned certificate byte for byte.
+                if let Some(key) = trusted
+                    .iter()
+                    .find(|k| k.certificate_base64() == Some(text))
+                {
+                    spkis.push(key.spki().to_vec());
+                    continue;
+                }
+                let der = decode_base64(text);
                 let known = der.as_deref().and_then(|der| {
                     trusted
                         .iter()

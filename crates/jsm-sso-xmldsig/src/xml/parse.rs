@@ -566,6 +566,16 @@ impl<'s> Builder<'s> {
     /// space (XML 3.3.3; line endings were normalised already), `<` refused.
     fn push_attr_value(&mut self, raw: &str, position: u64) -> Result<Span, XmlError> {
         let start = self.doc.buf.len();
+        let bytes = raw.as_bytes();
+        if memchr::memchr2(b'&', b'<', bytes).is_none()
+            && memchr::memchr2(b'\t', b'\n', bytes).is_none()
+        {
+            self.doc.buf.push_str(raw);
+            return Ok(Span {
+                start: to_u32(start),
+                end: to_u32(self.doc.buf.len()),
+            });
+        }
         let mut rest = raw;
         // A byte search: the four delimiters are ASCII, so `i` is always a char boundary.
         while let Some(i) = rest

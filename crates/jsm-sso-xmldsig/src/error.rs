@@ -104,7 +104,8 @@ pub enum XmlError {
         name: String,
     },
     /// A namespace declaration that XML Namespaces forbids (binding `xmlns`, rebinding `xml`,
-    /// un-declaring a prefix).
+    /// un-declaring a prefix), or a namespace name that is relative or not a URI, which
+    /// canonicalization cannot handle.
     #[error("forbidden namespace declaration: {detail}")]
     Namespace {
         /// What was wrong.

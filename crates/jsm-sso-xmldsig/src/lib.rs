@@ -45,3 +45,8 @@ pub use keys::{KeyKind, TrustedKey, TrustedKeys};
 pub use sign::{Placement, SigningKey, sign_enveloped};
 pub use verify::{SignatureInfo, Verified, Verifier, VerifyOptions};
 pub use xml::{Attribute, Document, Element, Limits, Node};
+
+/// The crate README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

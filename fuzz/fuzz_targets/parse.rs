@@ -1,0 +1,7 @@
+//! Fuzz target `parse`: see `fuzz_logic::parse` (shared with the `fuzz_replay` test).
+#![no_main]
+
+#[path = "../../crates/jsm-sso-xmldsig/tests/fuzz_logic/mod.rs"]
+mod fuzz_logic;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_logic::parse(data));

@@ -32,6 +32,7 @@
 mod algorithm;
 pub mod c14n;
 mod crypto;
+mod detached;
 mod error;
 mod keys;
 mod sign;

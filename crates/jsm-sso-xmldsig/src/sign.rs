@@ -157,7 +157,7 @@ impl SigningKey {
         }
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
         let failed = || {
             Error::Key(KeyError::Invalid {
                 detail: "signing failed".into(),

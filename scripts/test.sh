@@ -54,6 +54,11 @@ section "peers: Debian packages"
 # "command:package": the package is installed when the command is not on PATH.
 APT_PEERS=(
     "xmlsec1:xmlsec1" # reference XML-DSig signer/verifier (jsm-sso-xmldsig interop tests)
+    # SimpleSAMLphp, a real SAML IdP served by `php -S` (scripts/peers.d/simplesamlphp.sh, which
+    # also installs the PHP extensions php-xml and php-mbstring it needs); the package has no
+    # command on PATH, so one of its scripts stands for it.
+    "php:php-cli"
+    "/usr/share/simplesamlphp/bin/console:simplesamlphp"
 )
 missing=()
 for peer in "${APT_PEERS[@]}"; do

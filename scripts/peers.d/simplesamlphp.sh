@@ -177,6 +177,11 @@ PHP
     'privatekey' => 'idp.key',
     'certificate' => 'idp.pem',
     'auth' => 'jsm-sso-users',
+    // SSOService.php takes both bindings; say so in the metadata (the default names Redirect).
+    'SingleSignOnServiceBinding' => [
+        'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
+        'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST',
+    ],
     'userid.attribute' => 'uid',
     'signature.algorithm' => 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
     'saml20.sign.response' => true,

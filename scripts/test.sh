@@ -59,6 +59,9 @@ APT_PEERS=(
     # command on PATH, so one of its scripts stands for it.
     "php:php-cli"
     "/usr/share/simplesamlphp/bin/console:simplesamlphp"
+    # PostgreSQL server for jsm-sso-audit's PostgresSink tests (scripts/peers.d/postgres.sh);
+    # its binaries are not on PATH, so initdb's Debian 12 path stands for it.
+    "/usr/lib/postgresql/15/bin/initdb:postgresql"
 )
 missing=()
 for peer in "${APT_PEERS[@]}"; do

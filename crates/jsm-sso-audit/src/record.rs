@@ -13,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
+use crate::error::VerifyError;
 use crate::event::{AuditEvent, Details};
 use crate::keys::{SigningKey, VerifyingKey, hex};
 
@@ -271,6 +272,27 @@ impl Record {
             hash: recorded,
             line: line.to_owned(),
             sig_body_len,
+        })
+    }
+
+    /// Parses one line of a log (without its newline) and checks its own hash; links and
+    /// signatures are checked by the [`Verifier`](crate::verify::Verifier).
+    ///
+    /// # Errors
+    ///
+    /// The line is not a record, or its content does not match its hash.
+    pub fn from_line(line: &str) -> Result<Self, VerifyError> {
+        Self::parse(line).map_err(|e| match e {
+            ParseError::Malformed(reason) => VerifyError::Malformed { line: 1, reason },
+            ParseError::Version(actual) => VerifyError::Version {
+                line: 1,
+                expected: RECORD_VERSION,
+                actual,
+            },
+            ParseError::HashMismatch { recorded, computed } => VerifyError::Altered {
+                line: 1,
+                detail: format!("its content hashes to {computed}, the line records {recorded}"),
+            },
         })
     }
 

@@ -263,6 +263,13 @@ impl CustomerRef {
         self
     }
 
+    /// Adds the IdP subject.
+    #[must_use]
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
     /// Adds the display name.
     #[must_use]
     pub fn with_display_name(mut self, name: impl Into<String>) -> Self {

@@ -16,9 +16,11 @@
 //! variant and one match arm.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod failure;
 mod input;
 mod output;
+mod saml;
 mod xmldsig;
 
 use clap::{Parser, Subcommand};
@@ -65,6 +67,12 @@ enum Command {
     /// XML signatures (XML-DSig) as SAML identity providers produce them
     #[command(subcommand)]
     Xmldsig(xmldsig::Command),
+    /// SAML 2.0: validate and diagnose responses, write SP metadata
+    #[command(subcommand)]
+    Saml(saml::Command),
+    /// The tamper-evident audit log: verify it, export it as OCSF or CloudEvents
+    #[command(subcommand)]
+    Audit(audit::Command),
 }
 
 impl Command {
@@ -72,6 +80,8 @@ impl Command {
     fn run(self) -> ExitCode {
         match self {
             Command::Xmldsig(command) => xmldsig::run(command),
+            Command::Saml(command) => saml::run(command),
+            Command::Audit(command) => audit::run(command),
         }
     }
 }

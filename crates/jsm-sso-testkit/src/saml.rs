@@ -169,8 +169,15 @@ impl ResponseSpec {
 
     /// Adds an attribute.
     #[must_use]
-    pub fn attribute<I: IntoIterator<Item = S>, S: Into<String>>(mut self, name: &str, values: I) -> Self {
-        self.attributes.push((name.to_owned(), values.into_iter().map(Into::into).collect()));
+    pub fn attribute<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        name: &str,
+        values: I,
+    ) -> Self {
+        self.attributes.push((
+            name.to_owned(),
+            values.into_iter().map(Into::into).collect(),
+        ));
         self
     }
 
@@ -226,11 +233,19 @@ impl TestIdp {
         let mut spki = P256_SPKI_PREFIX.to_vec();
         spki.extend_from_slice(pair.public_key().as_ref());
         let public_pem = pem("PUBLIC KEY", &spki);
-        Self::from_pem(entity_id, pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes(), public_pem.as_bytes())
+        Self::from_pem(
+            entity_id,
+            pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes(),
+            public_pem.as_bytes(),
+        )
     }
 
     /// An IdP with a given private key (PEM) and its certificate or public key (PEM).
-    pub fn from_pem(entity_id: &str, key_pem: &[u8], public_pem: &[u8]) -> Result<Self, TestIdpError> {
+    pub fn from_pem(
+        entity_id: &str,
+        key_pem: &[u8],
+        public_pem: &[u8],
+    ) -> Result<Self, TestIdpError> {
         let key = SigningKey::from_pem(key_pem).map_err(|e| TestIdpError(e.to_string()))?;
         let keys = TrustedKeys::from_pem(public_pem).map_err(|e| TestIdpError(e.to_string()))?;
         Ok(TestIdp {
@@ -258,7 +273,10 @@ impl TestIdp {
 
     /// The assertion XML (unsigned) for `spec`.
     pub fn assertion_xml(&self, spec: &ResponseSpec, assertion_id: &str) -> String {
-        let issuer = spec.issuer.clone().unwrap_or_else(|| self.entity_id.clone());
+        let issuer = spec
+            .issuer
+            .clone()
+            .unwrap_or_else(|| self.entity_id.clone());
         let mut a = format!(
             "<saml:Assertion xmlns:saml=\"{SAML}\" ID=\"{assertion_id}\" Version=\"2.0\" IssueInstant=\"{}\"><saml:Issuer>{}</saml:Issuer><saml:Subject><saml:NameID",
             fmt_time(spec.issue_instant),
@@ -293,12 +311,20 @@ impl TestIdp {
             }
             a.push('>');
             if let Some(aud) = &spec.audience {
-                let _ = write!(a, "<saml:AudienceRestriction><saml:Audience>{}</saml:Audience></saml:AudienceRestriction>", escape(aud));
+                let _ = write!(
+                    a,
+                    "<saml:AudienceRestriction><saml:Audience>{}</saml:Audience></saml:AudienceRestriction>",
+                    escape(aud)
+                );
             }
             a.push_str("</saml:Conditions>");
         }
         if spec.authn_statement {
-            let _ = write!(a, "<saml:AuthnStatement AuthnInstant=\"{}\" SessionIndex=\"{assertion_id}\"", fmt_time(spec.issue_instant));
+            let _ = write!(
+                a,
+                "<saml:AuthnStatement AuthnInstant=\"{}\" SessionIndex=\"{assertion_id}\"",
+                fmt_time(spec.issue_instant)
+            );
             if let Some(at) = spec.session_not_on_or_after {
                 let _ = write!(a, " SessionNotOnOrAfter=\"{}\"", fmt_time(at));
             }
@@ -309,7 +335,11 @@ impl TestIdp {
             for (name, values) in &spec.attributes {
                 let _ = write!(a, "<saml:Attribute Name=\"{}\">", escape(name));
                 for v in values {
-                    let _ = write!(a, "<saml:AttributeValue>{}</saml:AttributeValue>", escape(v));
+                    let _ = write!(
+                        a,
+                        "<saml:AttributeValue>{}</saml:AttributeValue>",
+                        escape(v)
+                    );
                 }
                 a.push_str("</saml:Attribute>");
             }
@@ -321,7 +351,10 @@ impl TestIdp {
 
     /// Wraps an assertion (signed or not, or an EncryptedAssertion) into a Response.
     pub fn wrap_response(&self, spec: &ResponseSpec, response_id: &str, assertion: &str) -> String {
-        let issuer = spec.issuer.clone().unwrap_or_else(|| self.entity_id.clone());
+        let issuer = spec
+            .issuer
+            .clone()
+            .unwrap_or_else(|| self.entity_id.clone());
         let mut r = format!(
             "<samlp:Response xmlns:samlp=\"{SAMLP}\" xmlns:saml=\"{SAML}\" ID=\"{response_id}\" Version=\"{}\" IssueInstant=\"{}\"",
             escape(&spec.version),
@@ -333,7 +366,12 @@ impl TestIdp {
         if let Some(irt) = &spec.in_response_to {
             let _ = write!(r, " InResponseTo=\"{}\"", escape(irt));
         }
-        let _ = write!(r, "><saml:Issuer>{}</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"{}\"", escape(&issuer), escape(&spec.status));
+        let _ = write!(
+            r,
+            "><saml:Issuer>{}</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"{}\"",
+            escape(&issuer),
+            escape(&spec.status)
+        );
         match &spec.status_detail {
             Some((second, message)) => {
                 let _ = write!(
@@ -355,7 +393,13 @@ impl TestIdp {
 
     /// Signs the element with `id` in `xml` (enveloped, after its Issuer).
     pub fn sign(&self, xml: &str, id: &str) -> Result<String, TestIdpError> {
-        sign_enveloped(xml.as_bytes(), id, &self.key, &Placement::after_saml_issuer()).map_err(|e| TestIdpError(e.to_string()))
+        sign_enveloped(
+            xml.as_bytes(),
+            id,
+            &self.key,
+            &Placement::after_saml_issuer(),
+        )
+        .map_err(|e| TestIdpError(e.to_string()))
     }
 
     /// The Response XML for `spec`, signed as `spec.signing` says.
@@ -381,7 +425,10 @@ impl TestIdp {
 
 fn strip_declaration(xml: &str) -> &str {
     match xml.strip_prefix("<?xml") {
-        Some(rest) => rest.split_once("?>").map(|(_, r)| r.trim_start()).unwrap_or(xml),
+        Some(rest) => rest
+            .split_once("?>")
+            .map(|(_, r)| r.trim_start())
+            .unwrap_or(xml),
         None => xml,
     }
 }
@@ -393,20 +440,25 @@ pub mod attacks {
     /// The forged assertion (unsigned) with `id` and the victim's NameID.
     fn forged(signed_assertion: &str, victim: &str, id: &str) -> String {
         let mut forged = signed_assertion.to_owned();
-        if let (Some(start), Some(end)) = (forged.find("<saml:Signature"), forged.find("</ds:Signature>")) {
+        if let (Some(start), Some(end)) = (
+            forged.find("<saml:Signature"),
+            forged.find("</ds:Signature>"),
+        ) {
             forged.replace_range(start..end + "</ds:Signature>".len(), "");
-        } else if let (Some(start), Some(end)) = (forged.find("<ds:Signature"), forged.find("</ds:Signature>")) {
+        } else if let (Some(start), Some(end)) =
+            (forged.find("<ds:Signature"), forged.find("</ds:Signature>"))
+        {
             forged.replace_range(start..end + "</ds:Signature>".len(), "");
         }
-        if let (Some(s), Some(e)) = (forged.find("<saml:NameID"), forged.find("</saml:NameID>")) {
-            if let Some(gt) = forged.get(s..e).and_then(|x| x.find('>')) {
-                forged.replace_range(s + gt + 1..e, victim);
-            }
+        if let (Some(s), Some(e)) = (forged.find("<saml:NameID"), forged.find("</saml:NameID>"))
+            && let Some(gt) = forged.get(s..e).and_then(|x| x.find('>'))
+        {
+            forged.replace_range(s + gt + 1..e, victim);
         }
-        if let Some(p) = forged.find(" ID=\"") {
-            if let Some(q) = forged.get(p + 5..).and_then(|x| x.find('"')) {
-                forged.replace_range(p + 5..p + 5 + q, id);
-            }
+        if let Some(p) = forged.find(" ID=\"")
+            && let Some(q) = forged.get(p + 5..).and_then(|x| x.find('"'))
+        {
+            forged.replace_range(p + 5..p + 5 + q, id);
         }
         forged
     }
@@ -425,25 +477,42 @@ pub mod attacks {
             return Vec::new();
         };
         let signed = response.get(start..end).unwrap_or_default();
-        let (before, after) = (response.get(..start).unwrap_or_default(), response.get(end..).unwrap_or_default());
+        let (before, after) = (
+            response.get(..start).unwrap_or_default(),
+            response.get(end..).unwrap_or_default(),
+        );
         let forged = forged(signed, victim, "_forged");
         let same_id = {
-            let id = signed.split(" ID=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+            let id = signed
+                .split(" ID=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or_default();
             super::attacks_same_id(&forged, id)
         };
         let wrap_in = |inner: &str| {
             let close = forged.rfind("</saml:Assertion>").unwrap_or(forged.len());
-            format!("{}{}{}", forged.get(..close).unwrap_or_default(), inner, forged.get(close..).unwrap_or_default())
+            format!(
+                "{}{}{}",
+                forged.get(..close).unwrap_or_default(),
+                inner,
+                forged.get(close..).unwrap_or_default()
+            )
         };
         vec![
             ("forged_before", format!("{before}{forged}{signed}{after}")),
             ("forged_after", format!("{before}{signed}{forged}{after}")),
-            ("signed_inside_forged", format!("{before}{}{after}", wrap_in(signed))),
+            (
+                "signed_inside_forged",
+                format!("{before}{}{after}", wrap_in(signed)),
+            ),
             (
                 "signed_in_object",
                 format!(
                     "{before}{}{after}",
-                    wrap_in(&format!("<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:Object>{signed}</ds:Object></ds:Signature>"))
+                    wrap_in(&format!(
+                        "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:Object>{signed}</ds:Object></ds:Signature>"
+                    ))
                 ),
             ),
             (
@@ -451,7 +520,13 @@ pub mod attacks {
                 format!("{before}<samlp:Extensions>{signed}</samlp:Extensions>{forged}{after}"),
             ),
             ("duplicate_id", format!("{before}{same_id}{signed}{after}")),
-            ("forged_replaces_signed_content", format!("{before}{}{after}", signed.replacen(">", ">", 1).replace(&name_id_of(signed), victim))),
+            (
+                "forged_replaces_signed_content",
+                format!(
+                    "{before}{}{after}",
+                    signed.replace(&name_id_of(signed), victim)
+                ),
+            ),
         ]
     }
 

@@ -1,0 +1,819 @@
+//! Interop with a real SAML IdP: SimpleSAMLphp (Debian's `simplesamlphp`, run by
+//! `scripts/peers.d/simplesamlphp.sh` on 127.0.0.1) signs users in through its
+//! `exampleauth:UserPass` login form, driven over real HTTP by `support::simplesamlphp::login`.
+//!
+//! jsm-sso-saml as the SP, end to end:
+//! - **alice, `begin_login` / `finish_login`** (HTTP-Redirect binding, RelayState-bound pending
+//!   request in a `MemoryStateStore`): the IdP and its SSO endpoint read from the metadata
+//!   SimpleSAMLphp serves, the Response validated into a `VerifiedIdentity` (subject, email,
+//!   sorted groups, `displayName`, session expiry, two signatures); posting the same form again
+//!   is refused (`saml.request.unknown`).
+//! - **bob, HTTP-POST binding** (`authn_request` + `validate_post`); the same Response checked
+//!   against another request ID is refused (`saml.in_response_to.mismatch`).
+//! - **tampering** after capture (NameID swapped, a group added): `saml.signature.digest_mismatch`.
+//! - **the captured login** in `tests/vectors/simplesamlphp/` (no peer needed): accepted at its
+//!   time, refused past NotOnOrAfter, before NotBefore, for another request and unsolicited,
+//!   each with its exact code.
+//!
+//! The peer and the driver on their own, independent of the crate's validation:
+//! - **alice over HTTP-Redirect, bob over HTTP-POST** with a hand-built AuthnRequest: Response
+//!   and Assertion signatures (RSA-SHA256, exclusive c14n) verified by jsm-sso-xmldsig against
+//!   the certificate from the metadata (which must equal the PEM the peer script made),
+//!   InResponseTo, Destination, Issuer, Audience, the emailAddress NameID, exactly the `mail`,
+//!   `groups` and `displayName` attributes, RelayState returned unchanged.
+//! - the signed NameID changed: `xmldsig.digest.mismatch` on both signatures; a wrong password:
+//!   the login form again and no Response; an unregistered SP: an IdP error page.
+//! - the form parser the driver relies on, against the HTML shapes IdPs produce.
+//!
+//! With `JSM_SSO_SIMPLESAMLPHP_CAPTURE_DIR=<dir>` the alice Redirect login also writes its
+//! Response, AuthnRequest, IdP metadata and certificate there (how the vectors were made).
+//!
+//! Without the peer's variables each peer test prints a skip line and passes, unless
+//! `JSM_SSO_REQUIRE_PEERS=1` (set by `scripts/test.sh`, which starts the peer).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    reason = "test helpers outside #[test] functions: a failed unwrap is a failed test, and skip \
+              lines go to stderr"
+)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsm_sso_core::clock::{Clock, SystemClock};
+use jsm_sso_core::memory::{MemoryReplayCache, MemoryStateStore};
+use jsm_sso_saml::{
+    AuthnRequestOptions, Expect, IdentityProvider, Login, MetadataOptions, RequestBinding,
+    ServiceProvider, ServiceProviderConfig,
+};
+
+use jsm_sso_xmldsig::{
+    CodedError, Document, Element, Limits, SignatureMethod, TrustedKeys, Verifier, VerifyOptions,
+};
+use support::html;
+use support::simplesamlphp::{
+    HTTP_POST, LoginError, NAMEID_EMAIL, Outcome, Peer, SAML, SAMLP, Start, User, login,
+};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
+const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// A fresh request ID (an NCName, as SAML requires) and the instant it is issued.
+fn new_request() -> (String, String) {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let id = format!("_jsmsso{:x}{:x}", std::process::id(), nanos);
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&Rfc3339)
+        .unwrap();
+    (id, now)
+}
+
+/// The IdP's signing certificate as published in its metadata (not the PEM file: the metadata
+/// is what an admin would configure).
+fn trusted_keys_from_metadata(peer: &Peer) -> TrustedKeys {
+    let xml = std::fs::read(&peer.idp_metadata).unwrap();
+    let doc = Document::parse(&xml, &Limits::default()).unwrap();
+    let root = doc.root();
+    assert!(root.is(MD, "EntityDescriptor"));
+    assert_eq!(
+        root.attribute("entityID"),
+        Some(peer.idp_entity_id.as_str())
+    );
+    let idp = root.child(MD, "IDPSSODescriptor").unwrap();
+    let signing = idp
+        .children_named(MD, "KeyDescriptor")
+        .find(|k| k.attribute("use").is_none_or(|u| u == "signing"))
+        .unwrap();
+    let cert = signing
+        .child(DS, "KeyInfo")
+        .and_then(|k| k.child(DS, "X509Data"))
+        .and_then(|d| d.child(DS, "X509Certificate"))
+        .unwrap()
+        .text()
+        .into_owned();
+    let from_metadata = TrustedKeys::from_certificate_base64(&cert).unwrap();
+    let from_pem = TrustedKeys::from_pem(&std::fs::read(&peer.idp_cert).unwrap()).unwrap();
+    let fingerprints = |k: &TrustedKeys| k.iter().map(|k| k.fingerprint()).collect::<Vec<_>>();
+    assert_eq!(fingerprints(&from_metadata), fingerprints(&from_pem));
+    from_metadata
+}
+
+fn text(e: Option<Element<'_>>) -> String {
+    e.unwrap().text().trim().to_owned()
+}
+
+/// Everything the SP will have to check, checked here with jsm-sso-xmldsig and by hand.
+fn check_response(peer: &Peer, outcome: &Outcome, request_id: &str, user: &User) {
+    assert_eq!(
+        outcome.destination.as_str(),
+        peer.acs_url,
+        "form posts to our ACS"
+    );
+    let xml = outcome.response_xml();
+    let doc = Document::parse(&xml, &Limits::default()).unwrap();
+    let response = doc.root();
+    assert!(response.is(SAMLP, "Response"), "root is samlp:Response");
+    assert_eq!(response.attribute("InResponseTo"), Some(request_id));
+    assert_eq!(
+        response.attribute("Destination"),
+        Some(peer.acs_url.as_str())
+    );
+    assert_eq!(text(response.child(SAML, "Issuer")), peer.idp_entity_id);
+    let status = response
+        .child(SAMLP, "Status")
+        .and_then(|s| s.child(SAMLP, "StatusCode"))
+        .unwrap();
+    assert_eq!(status.attribute("Value"), Some(STATUS_SUCCESS));
+
+    let verifier = Verifier::new(trusted_keys_from_metadata(peer), VerifyOptions::default());
+    let signed_response = verifier.verify_enveloped(response).unwrap();
+    assert_eq!(
+        signed_response.info().signature_method,
+        SignatureMethod::RsaSha256
+    );
+    let assertion = signed_response.element().child(SAML, "Assertion").unwrap();
+    let signed_assertion = verifier.verify_enveloped(assertion).unwrap();
+    assert_eq!(
+        signed_assertion.info().signature_method,
+        SignatureMethod::RsaSha256
+    );
+    let assertion = signed_assertion.element();
+
+    assert_eq!(text(assertion.child(SAML, "Issuer")), peer.idp_entity_id);
+    let subject = assertion.child(SAML, "Subject").unwrap();
+    let name_id = subject.child(SAML, "NameID").unwrap();
+    assert_eq!(name_id.attribute("Format"), Some(NAMEID_EMAIL));
+    assert_eq!(name_id.text().trim(), user.email);
+    let confirmation = subject
+        .child(SAML, "SubjectConfirmation")
+        .and_then(|c| c.child(SAML, "SubjectConfirmationData"))
+        .unwrap();
+    assert_eq!(confirmation.attribute("InResponseTo"), Some(request_id));
+    assert_eq!(
+        confirmation.attribute("Recipient"),
+        Some(peer.acs_url.as_str())
+    );
+    assert!(confirmation.attribute("NotOnOrAfter").is_some());
+    let audience = assertion
+        .child(SAML, "Conditions")
+        .and_then(|c| c.child(SAML, "AudienceRestriction"))
+        .and_then(|a| a.child(SAML, "Audience"));
+    assert_eq!(text(audience), peer.sp_entity_id);
+
+    let statement = assertion.child(SAML, "AttributeStatement").unwrap();
+    let values = |name: &str| -> Vec<String> {
+        statement
+            .children_named(SAML, "Attribute")
+            .filter(|a| a.attribute("Name") == Some(name))
+            .flat_map(|a| {
+                a.children_named(SAML, "AttributeValue")
+                    .map(|v| v.text().into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    assert_eq!(values("mail"), std::slice::from_ref(&user.email));
+    assert_eq!(values("groups"), user.groups);
+    assert_eq!(
+        values("displayName"),
+        std::slice::from_ref(&user.display_name)
+    );
+    // The SP remote metadata releases exactly these three.
+    assert_eq!(statement.children_named(SAML, "Attribute").count(), 3);
+}
+
+/// With `JSM_SSO_SIMPLESAMLPHP_CAPTURE_DIR` set, keeps this login's artefacts there.
+fn capture(peer: &Peer, outcome: &Outcome, request_xml: &str, request_id: &str, issued: &str) {
+    let Ok(dir) = std::env::var("JSM_SSO_SIMPLESAMLPHP_CAPTURE_DIR") else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir);
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("response.b64"),
+        format!("{}\n", outcome.saml_response),
+    )
+    .unwrap();
+    std::fs::write(dir.join("response.xml"), outcome.response_xml()).unwrap();
+    std::fs::write(dir.join("authn-request.xml"), request_xml).unwrap();
+    std::fs::copy(&peer.idp_metadata, dir.join("idp-metadata.xml")).unwrap();
+    std::fs::copy(&peer.idp_cert, dir.join("idp-cert.pem")).unwrap();
+    let captured_at = OffsetDateTime::now_utc().format(&Rfc3339).unwrap();
+    std::fs::write(
+        dir.join("capture.txt"),
+        format!(
+            "simplesamlphp_version = {}\nrequest_id = {request_id}\nrequest_issue_instant = \
+             {issued}\nrelay_state = {}\ncaptured_at = {captured_at}\nsp_entity_id = {}\n\
+             acs_url = {}\nidp_entity_id = {}\nuser = {}\n",
+            peer.version,
+            outcome.relay_state.as_deref().unwrap_or(""),
+            peer.sp_entity_id,
+            peer.acs_url,
+            peer.idp_entity_id,
+            peer.alice.username,
+        ),
+    )
+    .unwrap();
+    eprintln!("captured the SimpleSAMLphp login into {}", dir.display());
+}
+
+#[tokio::test]
+async fn alice_signs_in_over_the_redirect_binding() {
+    let Some(peer) = Peer::from_env("alice_signs_in_over_the_redirect_binding") else {
+        return;
+    };
+    let (id, issued) = new_request();
+    let request_xml = peer.authn_request_xml(&id, &issued);
+    // A RelayState with characters that need escaping in both the URL and the HTML form.
+    let relay_state = "portal/7?from=help&q=a+b \"c\"";
+    let start = Start::Redirect(peer.redirect_url(&request_xml, Some(relay_state)));
+    let outcome = login(&start, &peer.alice.username, &peer.alice.password)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.relay_state.as_deref(), Some(relay_state));
+    check_response(&peer, &outcome, &id, &peer.alice);
+    capture(&peer, &outcome, &request_xml, &id, &issued);
+}
+
+#[tokio::test]
+async fn bob_signs_in_over_the_post_binding() {
+    let Some(peer) = Peer::from_env("bob_signs_in_over_the_post_binding") else {
+        return;
+    };
+    use base64::Engine as _;
+    let (id, issued) = new_request();
+    let request_xml = peer.authn_request_xml(&id, &issued);
+    let start = Start::Post {
+        url: peer.sso_url.clone(),
+        fields: vec![
+            (
+                "SAMLRequest".to_owned(),
+                base64::engine::general_purpose::STANDARD.encode(&request_xml),
+            ),
+            ("RelayState".to_owned(), "bob-relay".to_owned()),
+        ],
+    };
+    let outcome = login(&start, &peer.bob.username, &peer.bob.password)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.relay_state.as_deref(), Some("bob-relay"));
+    check_response(&peer, &outcome, &id, &peer.bob);
+}
+
+#[tokio::test]
+async fn a_response_tampered_after_capture_is_refused() {
+    let Some(peer) = Peer::from_env("a_response_tampered_after_capture_is_refused") else {
+        return;
+    };
+    let (id, issued) = new_request();
+    let start = Start::Redirect(peer.redirect_url(&peer.authn_request_xml(&id, &issued), None));
+    let outcome = login(&start, &peer.alice.username, &peer.alice.password)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.relay_state, None);
+    let xml = String::from_utf8(outcome.response_xml()).unwrap();
+    let needle = format!(">{}</saml:NameID>", peer.alice.email);
+    assert!(xml.contains(&needle), "NameID as SimpleSAMLphp writes it");
+    let tampered = xml.replacen(&needle, ">mallory@acme.example</saml:NameID>", 1);
+
+    let verifier = Verifier::new(trusted_keys_from_metadata(&peer), VerifyOptions::default());
+    let doc = Document::parse(tampered.as_bytes(), &Limits::default()).unwrap();
+    let err = verifier.verify_enveloped(doc.root()).unwrap_err();
+    assert_eq!(err.code(), "xmldsig.digest.mismatch");
+    let assertion = doc.root().child(SAML, "Assertion").unwrap();
+    let err = verifier.verify_enveloped(assertion).unwrap_err();
+    assert_eq!(err.code(), "xmldsig.digest.mismatch");
+}
+
+#[tokio::test]
+async fn a_wrong_password_gets_no_response() {
+    let Some(peer) = Peer::from_env("a_wrong_password_gets_no_response") else {
+        return;
+    };
+    let (id, issued) = new_request();
+    let start = Start::Redirect(peer.redirect_url(&peer.authn_request_xml(&id, &issued), None));
+    let err = login(&start, &peer.alice.username, "not-alices-password")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, LoginError::CredentialsRefused { .. }),
+        "expected the login form again, got {err}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_sp_gets_an_error_page_not_a_response() {
+    let Some(peer) = Peer::from_env("an_unknown_sp_gets_an_error_page_not_a_response") else {
+        return;
+    };
+    let (id, issued) = new_request();
+    let request_xml = peer
+        .authn_request_xml(&id, &issued)
+        .replace(&peer.sp_entity_id, "http://127.0.0.1/not-registered");
+    let start = Start::Redirect(peer.redirect_url(&request_xml, None));
+    let err = login(&start, &peer.alice.username, &peer.alice.password)
+        .await
+        .unwrap_err();
+    let LoginError::UnexpectedPage(page) = &err else {
+        panic!("expected an IdP error page, got {err}");
+    };
+    assert!(page.excerpt.contains("not-registered"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// jsm-sso-saml itself as the SP: its AuthnRequest out, its validation of what came back.
+
+fn sp(peer: &Peer) -> ServiceProvider {
+    ServiceProvider::new(ServiceProviderConfig::new(
+        &peer.sp_entity_id,
+        &peer.acs_url,
+    ))
+    .unwrap()
+}
+
+/// The IdP as an admin configures it: from the metadata SimpleSAMLphp serves.
+fn idp_from_metadata(path: &std::path::Path, entity_id: &str, now: SystemTime) -> IdentityProvider {
+    let xml = std::fs::read(path).unwrap();
+    IdentityProvider::from_metadata(&xml, Some(entity_id), &MetadataOptions::new(now)).unwrap()
+}
+
+fn memory_stores() -> (MemoryStateStore, MemoryReplayCache) {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    (
+        MemoryStateStore::new(clock.clone(), 64),
+        MemoryReplayCache::new(clock, 64),
+    )
+}
+
+fn assert_identity(login: &Login, peer: &Peer, user: &User, request_id: &str) {
+    let identity = &login.identity;
+    assert_eq!(identity.subject.value, user.email);
+    assert_eq!(identity.subject.format.as_deref(), Some(NAMEID_EMAIL));
+    assert_eq!(
+        identity.email.as_ref().map(ToString::to_string).as_deref(),
+        Some(user.email.as_str())
+    );
+    let mut groups = user.groups.clone();
+    groups.sort();
+    assert_eq!(identity.groups, groups);
+    assert_eq!(
+        identity.attributes.get("displayName"),
+        Some(&vec![user.display_name.clone()])
+    );
+    assert!(
+        identity.session_expiry.is_some(),
+        "SessionNotOnOrAfter is sent"
+    );
+    assert_eq!(login.issuer, peer.idp_entity_id);
+    assert_eq!(login.in_response_to.as_deref(), Some(request_id));
+    assert!(!login.was_encrypted);
+    // Response and Assertion, both signed by the key from the metadata.
+    assert_eq!(login.signatures.len(), 2, "{:?}", login.signatures);
+}
+
+#[tokio::test]
+async fn the_crate_signs_alice_in_with_begin_and_finish_login() {
+    let Some(peer) = Peer::from_env("the_crate_signs_alice_in_with_begin_and_finish_login") else {
+        return;
+    };
+    let sp = sp(&peer);
+    let idp = idp_from_metadata(&peer.idp_metadata, &peer.idp_entity_id, SystemTime::now());
+    let (store, replay) = memory_stores();
+    let request = sp
+        .begin_login(
+            &idp,
+            &AuthnRequestOptions::default(),
+            &store,
+            SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    let redirect = url::Url::parse(request.redirect_url.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        redirect.as_str().split('?').next(),
+        Some(peer.sso_url.as_str()),
+        "the SSO endpoint from the metadata"
+    );
+    let outcome = login(
+        &Start::Redirect(redirect),
+        &peer.alice.username,
+        &peer.alice.password,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.relay_state, request.relay_state);
+
+    let idps = [idp];
+    let finish = |now| {
+        sp.finish_login(
+            &idps,
+            &outcome.saml_response,
+            outcome.relay_state.as_deref(),
+            &store,
+            &replay,
+            now,
+        )
+    };
+    let signed_in = finish(SystemTime::now()).await.unwrap();
+    assert_identity(&signed_in, &peer, &peer.alice, &request.id);
+
+    // The same POST again (a replayed or double-submitted form): the pending request is gone.
+    let err = finish(SystemTime::now()).await.unwrap_err();
+    assert_eq!(err.code(), "saml.request.unknown", "{err}");
+}
+
+#[tokio::test]
+async fn the_crate_signs_bob_in_over_the_post_binding() {
+    let Some(peer) = Peer::from_env("the_crate_signs_bob_in_over_the_post_binding") else {
+        return;
+    };
+    let sp = sp(&peer);
+    let idp = idp_from_metadata(&peer.idp_metadata, &peer.idp_entity_id, SystemTime::now());
+    let options = AuthnRequestOptions {
+        binding: RequestBinding::Post,
+        ..AuthnRequestOptions::default()
+    };
+    let request = sp
+        .authn_request(&idp, &options, Some("bob-relay"), SystemTime::now())
+        .unwrap();
+    let form = request.post_form.clone().unwrap();
+    let start = Start::Post {
+        url: url::Url::parse(&form.action).unwrap(),
+        fields: form.fields,
+    };
+    let outcome = login(&start, &peer.bob.username, &peer.bob.password)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.relay_state.as_deref(), Some("bob-relay"));
+    let expect = Expect {
+        now: SystemTime::now(),
+        request_id: Some(&request.id),
+    };
+    let signed_in = sp
+        .validate_post(&idp, &outcome.saml_response, expect)
+        .unwrap();
+    assert_identity(&signed_in, &peer, &peer.bob, &request.id);
+
+    // Answering a different request.
+    let expect = Expect {
+        now: SystemTime::now(),
+        request_id: Some("_some-other-request"),
+    };
+    let err = sp
+        .validate_post(&idp, &outcome.saml_response, expect)
+        .unwrap_err();
+    assert_eq!(err.code(), "saml.in_response_to.mismatch", "{err}");
+}
+
+#[tokio::test]
+async fn the_crate_refuses_a_simplesamlphp_response_tampered_after_capture() {
+    let Some(peer) =
+        Peer::from_env("the_crate_refuses_a_simplesamlphp_response_tampered_after_capture")
+    else {
+        return;
+    };
+    let sp = sp(&peer);
+    let idp = idp_from_metadata(&peer.idp_metadata, &peer.idp_entity_id, SystemTime::now());
+    let request = sp
+        .authn_request(
+            &idp,
+            &AuthnRequestOptions::default(),
+            None,
+            SystemTime::now(),
+        )
+        .unwrap();
+    let redirect = url::Url::parse(request.redirect_url.as_deref().unwrap()).unwrap();
+    let outcome = login(
+        &Start::Redirect(redirect),
+        &peer.alice.username,
+        &peer.alice.password,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let xml = String::from_utf8(outcome.response_xml()).unwrap();
+    let expect = || Expect {
+        now: SystemTime::now(),
+        request_id: Some(&request.id),
+    };
+    // Untouched, it is accepted (so the refusals below are the tampering's doing).
+    sp.validate_response(&idp, xml.as_bytes(), expect())
+        .unwrap();
+
+    let cases = [
+        // The signed NameID changed to someone else.
+        (
+            format!(">{}</saml:NameID>", peer.alice.email),
+            ">mallory@acme.example</saml:NameID>".to_owned(),
+        ),
+        // A group added to the signed attributes.
+        (
+            "<saml:AttributeValue xsi:type=\"xs:string\">staff</saml:AttributeValue>".to_owned(),
+            "<saml:AttributeValue xsi:type=\"xs:string\">jira-administrators</saml:AttributeValue>"
+                .to_owned(),
+        ),
+    ];
+    for (from, to) in cases {
+        assert!(xml.contains(&from), "{from} is in SimpleSAMLphp's response");
+        let tampered = xml.replacen(&from, &to, 1);
+        let err = sp
+            .validate_response(&idp, tampered.as_bytes(), expect())
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            "saml.signature.digest_mismatch",
+            "{from}: {err}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The captured login (tests/vectors/simplesamlphp, see its README), at fixed times: no peer.
+
+fn vector(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/simplesamlphp")
+        .join(name)
+}
+
+fn at(rfc3339: &str) -> SystemTime {
+    OffsetDateTime::parse(rfc3339, &Rfc3339).unwrap().into()
+}
+
+const CAPTURED_REQUEST_ID: &str = "_jsmsso584618eaba168e11f106";
+
+fn captured() -> (ServiceProvider, IdentityProvider, String) {
+    let sp = ServiceProvider::new(ServiceProviderConfig::new(
+        "http://127.0.0.1/jsm-sso/sp",
+        "http://127.0.0.1:18080/saml/acs",
+    ))
+    .unwrap();
+    let idp = idp_from_metadata(
+        &vector("idp-metadata.xml"),
+        "http://127.0.0.1/jsm-sso/simplesamlphp-idp",
+        at("2026-11-23T16:40:30Z"),
+    );
+    let b64 = std::fs::read_to_string(vector("response.b64")).unwrap();
+    (sp, idp, b64.trim().to_owned())
+}
+
+#[test]
+fn the_captured_simplesamlphp_response_validates_at_its_time() {
+    let (sp, idp, b64) = captured();
+    let expect = Expect {
+        now: at("2026-11-23T16:40:30Z"),
+        request_id: Some(CAPTURED_REQUEST_ID),
+    };
+    let login = sp.validate_post(&idp, &b64, expect).unwrap();
+    let identity = &login.identity;
+    assert_eq!(identity.subject.value, "alice@acme.example");
+    assert_eq!(
+        identity.email.as_ref().map(ToString::to_string).as_deref(),
+        Some("alice@acme.example")
+    );
+    assert_eq!(identity.groups, ["portal-users", "staff"]);
+    assert_eq!(
+        identity.attributes.get("displayName"),
+        Some(&vec!["Alice Example".to_owned()])
+    );
+    assert_eq!(identity.authn_instant, at("2026-11-23T16:40:07Z"));
+    assert_eq!(identity.session_expiry, Some(at("2026-11-24T00:40:07Z")));
+    assert_eq!(
+        login.response_id,
+        "_f095e866909e6ba7e4cccbff238208e6bfb08937a3"
+    );
+    assert_eq!(
+        login.assertion_id,
+        "_235b4e170517617c257b68bfc8db290fbc6e3d8e72"
+    );
+    assert_eq!(
+        login.session_index.as_deref(),
+        Some("_dc4408485d01dd97736dfd6f37ee880f36ba798518")
+    );
+    // The decoded file is the same message.
+    let xml = std::fs::read(vector("response.xml")).unwrap();
+    let again = sp.validate_response(&idp, &xml, expect).unwrap();
+    assert_eq!(again.identity, login.identity);
+}
+
+#[test]
+fn the_captured_simplesamlphp_response_is_refused_outside_its_time_or_request() {
+    let (sp, idp, b64) = captured();
+    let cases = [
+        // 1 s past the 16:45:07 NotOnOrAfter of SubjectConfirmationData (and Conditions)
+        // plus the default 60 s of clock skew.
+        (
+            "2026-11-23T16:46:08Z",
+            Some(CAPTURED_REQUEST_ID),
+            "saml.subject_confirmation.expired",
+        ),
+        // 1 s before the 16:39:37 NotBefore (SimpleSAMLphp back-dates it by 30 s) minus 60 s.
+        (
+            "2026-11-23T16:38:36Z",
+            Some(CAPTURED_REQUEST_ID),
+            "saml.conditions.not_yet_valid",
+        ),
+        (
+            "2026-11-23T16:40:30Z",
+            Some("_another-request"),
+            "saml.in_response_to.mismatch",
+        ),
+        (
+            "2026-11-23T16:40:30Z",
+            None,
+            "saml.in_response_to.unsolicited",
+        ),
+    ];
+    for (now, request_id, code) in cases {
+        let expect = Expect {
+            now: at(now),
+            request_id,
+        };
+        let err = sp.validate_post(&idp, &b64, expect).unwrap_err();
+        assert_eq!(err.code(), code, "{now} {request_id:?}: {err}");
+    }
+    // The edges themselves are inside the windows.
+    for now in ["2026-11-23T16:46:06Z", "2026-11-23T16:38:37Z"] {
+        let expect = Expect {
+            now: at(now),
+            request_id: Some(CAPTURED_REQUEST_ID),
+        };
+        sp.validate_post(&idp, &b64, expect)
+            .unwrap_or_else(|e| panic!("{now}: {e}"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The form parser, on the shapes the driver meets (no peer needed).
+
+#[test]
+fn forms_reads_simplesamlphp_login_form() {
+    let page = r#"<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "x.dtd">
+<html><head><script type="text/javascript">
+  var s = '<form action="/evil"><input name="AuthState" value="wrong">';
+</script></head><body>
+<!-- <form action="/commented"><input type="password" name="p"></form> -->
+    <form action="?" method="post" name="f">
+      <input id="username"   type="text" name="username" value="" />
+      <td><input id="password" type="password" tabindex="2" name="password" /></td>
+      <button id="submit_button" class="btn" type="submit">Login</button>
+      <input type="hidden" id="processing_trans" value="Processing..." />
+      <input type="hidden" name="AuthState" value="_1842:http://127.0.0.1:1/saml2/idp/SSOService.php?spentityid=http%3A%2F%2Fsp&amp;RelayState=rs-1&amp;cookieTime=17" />    </form>
+</body></html>"#;
+    let forms = html::forms(page);
+    assert_eq!(forms.len(), 1, "{forms:#?}");
+    let form = &forms[0];
+    assert_eq!(form.action.as_deref(), Some("?"));
+    assert_eq!(form.method, "post");
+    assert!(form.has_password());
+    assert_eq!(
+        form.default_submission(),
+        [
+            ("username".to_owned(), String::new()),
+            ("password".to_owned(), String::new()),
+            (
+                "AuthState".to_owned(),
+                "_1842:http://127.0.0.1:1/saml2/idp/SSOService.php?spentityid=http%3A%2F%2Fsp\
+                 &RelayState=rs-1&cookieTime=17"
+                    .to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn forms_reads_auto_submit_form_with_any_quoting_and_references() {
+    let page = "<html><body onload=\"document.forms[0].submit()\">\
+        <FORM METHOD=POST ACTION='http://127.0.0.1:18080/saml/acs'>\
+        <input type=submit id=postLoginSubmitButton>\
+        <INPUT TYPE=\"HIDDEN\" NAME=\"SAMLResponse\" VALUE=\"PD94&#43;bWw&#x2B;/=\">\
+        <input type='hidden' name='RelayState' value='a&amp;b &quot;c&quot; &lt;&#39;&apos;&gt; &unknown; & x'>\
+        <input type=hidden name=Unquoted value=v1>\
+        <noscript><button type=\"submit\">Yes</button></noscript></FORM></body></html>";
+    let forms = html::forms(page);
+    assert_eq!(forms.len(), 1);
+    let form = &forms[0];
+    assert_eq!(
+        form.action.as_deref(),
+        Some("http://127.0.0.1:18080/saml/acs")
+    );
+    assert_eq!(form.method, "post");
+    assert!(!form.has_password());
+    assert_eq!(form.field("SAMLResponse"), Some("PD94+bWw+/="));
+    assert_eq!(
+        form.field("RelayState"),
+        Some("a&b \"c\" <''> &unknown; & x")
+    );
+    assert_eq!(form.field("Unquoted"), Some("v1"));
+    assert_eq!(
+        form.default_submission().len(),
+        3,
+        "the submit input is not sent"
+    );
+}
+
+#[test]
+fn forms_survives_hostile_and_truncated_markup() {
+    for page in [
+        "",
+        "<",
+        "a < b <3 <<>>",
+        "<form",
+        "<form action=\"unterminated",
+        "<form><input name='x' value='y",
+        "<!-- never closed <form>",
+        "<script>never closed <form><input name=a>",
+        "<form>&#xFFFFFFFF;&#55296;&#;&#x;<input name=\"&#0;\" value=\"&#1114112;\"></form>",
+        "<form/><input/ name=/>",
+        "<ｆｏｒｍ><input name=ü value=ß>",
+    ] {
+        let _ = html::forms(page);
+    }
+    let forms = html::forms("<form><input name='x' value='y");
+    assert_eq!(forms.len(), 1);
+    assert_eq!(forms[0].field("x"), Some("y"));
+    assert_eq!(
+        html::decode_entities("&#xFFFFFFFF;&#55296;x"),
+        "&#xFFFFFFFF;&#55296;x"
+    );
+    assert!(html::forms("<script>never closed <form><input name=a>").is_empty());
+}
+
+#[test]
+fn forms_keeps_several_forms_apart() {
+    let page = "<form action=a><input name=one value=1></form>\
+                <input name=outside value=o>\
+                <form action=b method=GET><input name=two value=2><form action=c><input name=three>";
+    let forms = html::forms(page);
+    let actions: Vec<_> = forms.iter().map(|f| f.action.as_deref().unwrap()).collect();
+    assert_eq!(actions, ["a", "b", "c"]);
+    assert_eq!(forms[0].field("outside"), None);
+    assert_eq!(forms[1].field("two"), Some("2"));
+    assert_eq!(forms[1].method, "get");
+    assert_eq!(forms[2].field("three"), Some(""));
+}
+
+#[test]
+fn authn_request_redirect_url_inflates_to_the_request() {
+    use std::io::Read as _;
+    let peer = Peer {
+        base_url: url::Url::parse("http://127.0.0.1:9").unwrap(),
+        sso_url: url::Url::parse("http://127.0.0.1:9/saml2/idp/SSOService.php").unwrap(),
+        idp_entity_id: "http://127.0.0.1/idp".to_owned(),
+        idp_metadata: "unused".into(),
+        idp_cert: "unused".into(),
+        sp_entity_id: "http://127.0.0.1/jsm-sso/sp".to_owned(),
+        acs_url: "http://127.0.0.1:18080/saml/acs".to_owned(),
+        alice: User {
+            username: String::new(),
+            password: String::new(),
+            email: String::new(),
+            groups: Vec::new(),
+            display_name: String::new(),
+        },
+        bob: User {
+            username: String::new(),
+            password: String::new(),
+            email: String::new(),
+            groups: Vec::new(),
+            display_name: String::new(),
+        },
+        version: String::new(),
+    };
+    let xml = peer.authn_request_xml("_abc", "2026-01-02T03:04:05Z");
+    let url = peer.redirect_url(&xml, Some("r s&t"));
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    assert_eq!(pairs.len(), 2);
+    assert_eq!(pairs[0].0, "SAMLRequest");
+    assert_eq!(pairs[1], ("RelayState".to_owned(), "r s&t".to_owned()));
+    use base64::Engine as _;
+    let deflated = base64::engine::general_purpose::STANDARD
+        .decode(&pairs[0].1)
+        .unwrap();
+    let mut inflated = String::new();
+    flate2::read::DeflateDecoder::new(&deflated[..])
+        .read_to_string(&mut inflated)
+        .unwrap();
+    assert_eq!(inflated, xml);
+    let doc = Document::parse(inflated.as_bytes(), &Limits::default()).unwrap();
+    let root = doc.root();
+    assert!(root.is(SAMLP, "AuthnRequest"));
+    assert_eq!(root.attribute("ID"), Some("_abc"));
+    assert_eq!(root.attribute("ProtocolBinding"), Some(HTTP_POST));
+    assert_eq!(
+        root.attribute("AssertionConsumerServiceURL"),
+        Some("http://127.0.0.1:18080/saml/acs")
+    );
+}

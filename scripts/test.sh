@@ -54,6 +54,8 @@ section "peers: Debian packages"
 # "command:package": the package is installed when the command is not on PATH.
 APT_PEERS=(
     "xmlsec1:xmlsec1" # reference XML-DSig signer/verifier (jsm-sso-xmldsig interop tests)
+    # RSA-OAEP-SHA256 reference for the xmlenc11 rsa-oaep interop (xmlsec1 1.2 lacks it)
+    "openssl:openssl"
     # SimpleSAMLphp, a real SAML IdP served by `php -S` (scripts/peers.d/simplesamlphp.sh, which
     # also installs the PHP extensions php-xml and php-mbstring it needs); the package has no
     # command on PATH, so one of its scripts stands for it.

@@ -249,22 +249,26 @@ mod tests {
 
     #[test]
     fn codes_are_distinct_and_listed_in_docs_errors_md() {
-        let docs = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../docs/errors.md"
-        ))
-        .unwrap();
+        let docs =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/errors.md"))
+                .unwrap();
         let all = every_variant();
         let mut codes: Vec<&str> = all.iter().map(CodedError::code).collect();
         for code in &codes {
             assert!(code.starts_with("saml.decrypt."), "{code}");
-            assert!(docs.contains(&format!("| `{code}` |")), "{code} missing in docs/errors.md");
+            assert!(
+                docs.contains(&format!("| `{code}` |")),
+                "{code} missing in docs/errors.md"
+            );
         }
         for e in &all {
             assert!(!e.hint().is_empty());
             let message = e.to_string();
             let first = message.chars().next().unwrap();
-            assert!(!first.is_uppercase() && !message.ends_with('.'), "{message}");
+            assert!(
+                !first.is_uppercase() && !message.ends_with('.'),
+                "{message}"
+            );
         }
         codes.sort_unstable();
         codes.dedup();

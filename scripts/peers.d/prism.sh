@@ -6,7 +6,7 @@
 # Sourced by scripts/test.sh (which defines on_exit). Can be run by hand too:
 #   bash -c 'on_exit() { :; }; source scripts/peers.d/prism.sh; echo $JSM_SSO_PRISM_URL; wait'
 prism_dir=scripts/node/prism
-prism_spec_src="${JSM_SSO_OPENAPI_DIR:-../shared/jsm-openapi}"
+prism_spec_src="${JSM_SSO_OPENAPI_DIR:-crates/jsm-sso-jira/tests/vectors/jsm-openapi}"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     if [ "$JSM_SSO_REQUIRE_PEERS" = 1 ]; then
         echo "error: node and npm are needed for the Prism peer (Debian: nodejs npm)" >&2

@@ -716,9 +716,12 @@ impl ServiceProvider {
         wrapped.extend_from_slice(b"</w>");
         let limits =
             Limits::default().with_max_bytes(self.config.max_message_bytes.saturating_add(256));
-        Ok(AssertionSource::Decrypted(Document::parse(
-            &wrapped, &limits,
-        )?))
+        // AES-CBC is not authenticated: tampered ciphertext can decrypt to garbage that passes
+        // the padding check. Telling "not XML" apart from "decryption failed" would recreate
+        // the XML Encryption oracle (Jager & Somorovsky 2011), so both are the same error.
+        Document::parse(&wrapped, &limits)
+            .map(AssertionSource::Decrypted)
+            .map_err(|_| Error::Decrypt(crate::decrypt::DecryptError::Failed))
     }
 
     /// Finds a bearer `SubjectConfirmation` that passes every check; returns its NotOnOrAfter.
@@ -822,10 +825,8 @@ fn decrypted_assertion(doc: &Document) -> Result<Element<'_>, Error> {
     let mut elements = wrapper.child_elements();
     match (elements.next(), elements.next()) {
         (Some(a), None) if a.is(SAML, "Assertion") => Ok(a),
-        _ => Err(Error::malformed(
-            "EncryptedAssertion",
-            "the decrypted content is not exactly one saml:Assertion",
-        )),
+        // The same single error as any decryption failure (no oracle, see above).
+        _ => Err(Error::Decrypt(crate::decrypt::DecryptError::Failed)),
     }
 }
 

@@ -647,3 +647,33 @@ fn diagnose_lists_every_check_and_goes_on_after_failures() {
     );
     assert!(ok.passed() && ok.login.is_some());
 }
+
+#[test]
+fn decrypted_garbage_is_the_same_error_as_a_failed_decryption() {
+    // A CBC ciphertext whose plaintext is not XML: no oracle, the one decryption error.
+    let idp = test_idp();
+    let dir = format!("{}/tests/vectors/decrypt", env!("CARGO_MANIFEST_DIR"));
+    let sp_key_pem = std::fs::read(format!("{dir}/sp-rsa2048.key")).unwrap();
+    let sp_cert_pem = std::fs::read(format!("{dir}/sp-rsa2048.crt")).unwrap();
+    let options =
+        EncryptOptions::default().content(jsm_sso_saml::decrypt::ContentAlgorithm::Aes128Cbc);
+    let sp = sp_with(|c| {
+        c.decryption_keys
+            .push(DecryptionKey::from_pem(&sp_key_pem).unwrap())
+    });
+    for plaintext in [
+        "<not closed",
+        "<saml:Other xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"/>",
+    ] {
+        let encrypted = encrypt_assertion(plaintext.as_bytes(), &sp_cert_pem, &options).unwrap();
+        let response = idp.wrap_response(&spec(), "_r1", &encrypted);
+        let err = sp
+            .validate_response(&idp_config(&idp), response.as_bytes(), expect())
+            .unwrap_err();
+        assert_eq!(err.code(), "saml.decrypt.failed", "{plaintext}");
+        assert_eq!(
+            err.to_string(),
+            jsm_sso_saml::decrypt::DecryptError::Failed.to_string()
+        );
+    }
+}

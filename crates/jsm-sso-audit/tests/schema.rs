@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use jsm_sso_audit::{EventKind, schema};
 
 fn check(name: &str, generated: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs")
+        .join(name);
     if std::env::var("JSM_SSO_BLESS").is_ok_and(|v| v == "1") {
         std::fs::write(&path, generated).unwrap();
         return;
@@ -25,7 +27,10 @@ fn check(name: &str, generated: &str) {
 fn event_schema_is_current() {
     let generated = schema::event_schema();
     for kind in EventKind::ALL {
-        assert!(generated.contains(&format!("\"{}\"", kind.as_str())), "{kind} missing from the schema");
+        assert!(
+            generated.contains(&format!("\"{}\"", kind.as_str())),
+            "{kind} missing from the schema"
+        );
     }
     check("audit-event.schema.json", &generated);
 }

@@ -19,7 +19,7 @@ use crate::verify::{Verifier, VerifyReport};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FileSinkOptions {
-    /// Ask for rotation once the current file reaches this size (default 64 MiB). The log
+    /// Ask for rotation once the current file reaches this size (default 16 MiB). The log
     /// then writes a rotate checkpoint, which ends this file and begins the next.
     pub rotate_bytes: u64,
     /// File name prefix: segments are `PREFIX-000001.jsonl`, `PREFIX-000002.jsonl`, ...
@@ -29,7 +29,7 @@ pub struct FileSinkOptions {
 impl Default for FileSinkOptions {
     fn default() -> Self {
         Self {
-            rotate_bytes: 64 * 1024 * 1024,
+            rotate_bytes: 16 * 1024 * 1024,
             prefix: "audit".to_owned(),
         }
     }

@@ -191,8 +191,18 @@ impl IdTokenValidator {
     ///
     /// # Errors
     ///
-    /// `oidc.id_token.alg_not_allowed`.
+    /// `oidc.id_token.alg_not_allowed`; `oidc.jwks.unknown_kid` when the allow-list comes
+    /// from the keys and the token names a key they lack.
     pub fn check_alg(&self, jwt: &UnverifiedJwt<'_>, keys: &KeySet) -> Result<(), Error> {
+        // With the allow-list taken from the keys, a token naming a key the set lacks is
+        // an unknown kid (a rotation, perhaps to another algorithm), not a bad algorithm.
+        if let (None, Some(kid), false) = (&self.algorithms, jwt.kid(), jwt.alg.is_hmac())
+            && !keys.knows_kid(kid)
+        {
+            return Err(Error::UnknownKid {
+                kid: kid.to_owned(),
+            });
+        }
         let allowed = self.allowed(keys);
         if allowed.contains(&jwt.alg) {
             Ok(())

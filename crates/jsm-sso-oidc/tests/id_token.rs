@@ -447,9 +447,13 @@ fn algorithm_allow_list() {
     let es = rsa_only
         .id_token()
         .claim("nonce", NONCE)
-        .sign_with(&TestKey::es256())
-        .build();
-    assert_eq!(check(&rsa_only, &es), "oidc.id_token.alg_not_allowed");
+        .sign_with(&TestKey::es256());
+    let no_kid = es.clone().without_header("kid").build();
+    assert_eq!(check(&rsa_only, &no_kid), "oidc.id_token.alg_not_allowed");
+    let rsa_kid = es.clone().header("kid", "rsa-a").build();
+    assert_eq!(check(&rsa_only, &rsa_kid), "oidc.id_token.alg_not_allowed");
+    // A kid the set lacks is reported as such (the provider may have rotated).
+    assert_eq!(check(&rsa_only, &es.build()), "oidc.jwks.unknown_kid");
 }
 
 #[test]

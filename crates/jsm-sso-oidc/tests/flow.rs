@@ -269,7 +269,9 @@ async fn tokens_from_the_op_are_fully_checked() {
     let cases: [(&str, Break); 5] = [
         ("oidc.nonce.mismatch", |b| b.claim("nonce", "replayed")),
         ("oidc.nonce.missing", |b| b.without("nonce")),
-        ("oidc.id_token.at_hash", |b| b.claim("at_hash", "AAAAAAAAAAAAAAAAAAAAAA")),
+        ("oidc.id_token.at_hash", |b| {
+            b.claim("at_hash", "AAAAAAAAAAAAAAAAAAAAAA")
+        }),
         ("oidc.id_token.audience", |b| b.claim("aud", "another")),
         ("oidc.id_token.alg_none", Builder::unsigned),
     ];

@@ -54,6 +54,10 @@ section "peers: Debian packages"
 # "command:package": the package is installed when the command is not on PATH.
 APT_PEERS=(
     "xmlsec1:xmlsec1" # reference XML-DSig signer/verifier (jsm-sso-xmldsig interop tests)
+    # Node for Prism serving Atlassian's JSM spec (scripts/peers.d/prism.sh: npm ci of the
+    # pinned @stoplight/prism-cli in scripts/node/prism; jsm-sso-jira contract tests)
+    "node:nodejs"
+    "npm:npm"
     # RSA-OAEP-SHA256 reference for the xmlenc11 rsa-oaep interop (xmlsec1 1.2 lacks it)
     "openssl:openssl"
     # SimpleSAMLphp, a real SAML IdP served by `php -S` (scripts/peers.d/simplesamlphp.sh, which

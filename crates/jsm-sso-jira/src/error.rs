@@ -74,7 +74,7 @@ pub enum Error {
     },
     /// Jira answered 429 (or 503 with rate-limit headers) and the request was not retried
     /// further: it is not idempotent, retries ran out, or the wait asked for is too long.
-    #[error("jira rate limit reached{}", retry_after.map(|d| format!(", retry after {d:?}")).unwrap_or_default())]
+    #[error("jira rate limit reached{}: {api}", retry_after.map(|d| format!(", retry after {d:?}")).unwrap_or_default())]
     RateLimited {
         /// How long Jira asked to wait, if it said.
         retry_after: Option<Duration>,

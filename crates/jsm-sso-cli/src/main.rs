@@ -19,6 +19,7 @@
 mod audit;
 mod failure;
 mod input;
+mod oidc;
 mod output;
 mod saml;
 mod xmldsig;
@@ -70,6 +71,9 @@ enum Command {
     /// SAML 2.0: validate and diagnose responses, write SP metadata
     #[command(subcommand)]
     Saml(saml::Command),
+    /// OpenID Connect: validate ID tokens against a provider's keys
+    #[command(subcommand)]
+    Oidc(oidc::Command),
     /// The tamper-evident audit log: verify it, export it as OCSF or CloudEvents
     #[command(subcommand)]
     Audit(audit::Command),
@@ -81,6 +85,7 @@ impl Command {
         match self {
             Command::Xmldsig(command) => xmldsig::run(command),
             Command::Saml(command) => saml::run(command),
+            Command::Oidc(command) => oidc::run(command),
             Command::Audit(command) => audit::run(command),
         }
     }

@@ -113,6 +113,29 @@ pub struct IdToken {
     pub claims: Map<String, Value>,
 }
 
+impl IdToken {
+    /// The identity this token vouches for, read per `profile` (which emails are
+    /// trusted, where groups are); `authn_instant` is `auth_time`, else `iat`.
+    ///
+    /// # Errors
+    ///
+    /// `oidc.claims.email_invalid`, `oidc.claims.groups_overage`.
+    pub fn identity(
+        &self,
+        idp: impl Into<jsm_sso_core::identity::IdpId>,
+        profile: &crate::Profile,
+    ) -> Result<jsm_sso_core::VerifiedIdentity, Error> {
+        crate::claims::identity(
+            &idp.into(),
+            jsm_sso_core::identity::Protocol::Oidc,
+            profile,
+            self.subject.clone(),
+            &self.claims,
+            crate::claims::from_unix(self.auth_time.unwrap_or(self.issued_at)),
+        )
+    }
+}
+
 impl IdTokenValidator {
     /// A validator for tokens from `issuer` to `client_id`: asymmetric algorithms only,
     /// no extra audiences, [`DEFAULT_LEEWAY`].

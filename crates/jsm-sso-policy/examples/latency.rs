@@ -1,0 +1,102 @@
+//! Measures what the closing note of issue 6 asks for: load + validate + index time, and the
+//! p50 / p99 of single decisions (explanation included) at 100, 10,000 and 100,000 rules.
+//!
+//! `cargo run --release -p jsm-sso-policy --example latency [SIZES...]`
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    missing_docs,
+    reason = "measurement tool"
+)]
+
+#[path = "../benches/support/mapping.rs"]
+mod mapping;
+
+use std::hint::black_box;
+use std::time::{Instant, SystemTime};
+
+use jsm_sso_core::VerifiedIdentity;
+use jsm_sso_core::identity::{Protocol, Subject};
+use jsm_sso_policy::{Format, load_str};
+
+fn identity(s: &mapping::SynthIdentity) -> VerifiedIdentity {
+    let mut id = VerifiedIdentity::new(
+        s.idp.as_str(),
+        Protocol::Oidc,
+        Subject::new("s"),
+        SystemTime::UNIX_EPOCH,
+    );
+    id.email = Some(s.email.parse().unwrap());
+    id.email_verified = true;
+    id.groups.clone_from(&s.groups);
+    id.attributes
+        .insert("department".into(), vec![s.department.clone()]);
+    id.attributes
+        .insert("cost_center".into(), vec![s.cost_center.clone()]);
+    id
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![100, 10_000, 100_000]
+    } else {
+        sizes
+    };
+    for n in sizes {
+        let t = Instant::now();
+        let text = mapping::toml(n);
+        let generate = t.elapsed();
+        // The best of three: the machine may be shared, and the minimum is the cost.
+        let mut compile = std::time::Duration::MAX;
+        let mut policy = None;
+        let runs: usize = std::env::var("LATENCY_COMPILE_RUNS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3);
+        for _ in 0..runs.max(1) {
+            let t = Instant::now();
+            let p = load_str(&text, Format::Toml, "bench.toml").unwrap();
+            compile = compile.min(t.elapsed());
+            policy = Some(p);
+        }
+        let policy = policy.unwrap();
+        let identities: Vec<_> = mapping::identities(n, 1024).iter().map(identity).collect();
+        // Warm up, then time each decision on its own.
+        let mut candidates = 0usize;
+        for id in &identities {
+            candidates += black_box(policy.evaluate(id)).explanation.candidates;
+        }
+        println!(
+            "{n:>7} rules: {:.1} candidate rules per decision",
+            candidates as f64 / identities.len() as f64
+        );
+        let rounds: usize = std::env::var("LATENCY_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        let mut samples = Vec::with_capacity(rounds);
+        let mut allowed = 0usize;
+        for i in 0..rounds {
+            let id = &identities[i % identities.len()];
+            let t = Instant::now();
+            let e = black_box(policy.evaluate(black_box(id)));
+            samples.push(t.elapsed().as_nanos());
+            allowed += usize::from(e.allow);
+        }
+        samples.sort_unstable();
+        let pct = |p: usize| samples[(samples.len() * p / 100).min(samples.len() - 1)];
+        println!(
+            "{n:>7} rules: text {:>5} KiB (generated in {generate:?}), load+validate+index {compile:?}; decide p50 {} ns, p99 {} ns, max {} ns ({}% allowed)",
+            text.len() / 1024,
+            pct(50),
+            pct(99),
+            samples.last().copied().unwrap_or(0),
+            allowed * 100 / rounds
+        );
+    }
+}

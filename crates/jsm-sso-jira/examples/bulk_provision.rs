@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use jsm_sso_jira::memory::MemoryJsm;
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let count: usize = args.first().map_or(10_000, |a| a.parse().unwrap());
@@ -45,8 +45,8 @@ async fn main() {
     let jsm = MemoryJsm::new();
     let orgs = bulk::prepare(&jsm, &plan);
     jsm.set_rate_limit(rate, 20.0);
-    let server = server::start(jsm.clone()).await;
-    let mut builder = server::reqwest_builder(&server, Duration::from_secs(5)).max_concurrency(32);
+    let url = server::start_dedicated(jsm.clone());
+    let mut builder = server::reqwest_builder(&url, Duration::from_secs(5)).max_concurrency(32);
     if pace > 0.0 {
         builder = builder.max_requests_per_second(pace);
     }

@@ -64,7 +64,7 @@ async fn in_memory_jsm_directory_passes_the_suite() {
 async fn http_client_directory_passes_the_suite() {
     let (jsm, org, desk) = jsm_site();
     let server = common::start(jsm).await;
-    let client = common::reqwest_builder(&server, Duration::from_secs(5))
+    let client = common::reqwest_builder(&server.url, Duration::from_secs(5))
         .build()
         .unwrap();
     let directory = JsmDirectory::new(client)

@@ -55,7 +55,7 @@ async fn paced_bulk_under_faults_loses_and_duplicates_nothing() {
             .every(3),
     );
     let server = common::start(jsm.clone()).await;
-    let client = common::reqwest_builder(&server, Duration::from_millis(300))
+    let client = common::reqwest_builder(&server.url, Duration::from_millis(300))
         .max_concurrency(16)
         .max_requests_per_second(450.0)
         .build()
@@ -84,7 +84,7 @@ async fn unpaced_bulk_honours_the_servers_retry_after() {
     let server = common::start(jsm.clone()).await;
     // Workers told the same Retry-After come back together; the jitter (up to 500 ms here)
     // spreads them, and enough retries let every one through.
-    let client = common::reqwest_builder(&server, Duration::from_secs(2))
+    let client = common::reqwest_builder(&server.url, Duration::from_secs(2))
         .max_concurrency(16)
         .retry(
             RetryPolicy::default()

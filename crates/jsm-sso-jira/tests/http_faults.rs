@@ -19,7 +19,7 @@ async fn faults_over_http_are_retried_or_reported() {
     jsm.add_organization("Acme");
     let server = common::start(jsm.clone()).await;
     let sleeper = Arc::new(RecordingSleeper::default());
-    let client = common::reqwest_builder(&server, Duration::from_millis(200))
+    let client = common::reqwest_builder(&server.url, Duration::from_millis(200))
         .sleeper(sleeper.clone())
         .build()
         .unwrap();
@@ -74,7 +74,7 @@ async fn every_flow_works_end_to_end_over_http() {
         )
         .unwrap();
     let server = common::start(jsm.clone()).await;
-    let client = common::reqwest_builder(&server, Duration::from_secs(5))
+    let client = common::reqwest_builder(&server.url, Duration::from_secs(5))
         .build()
         .unwrap();
 
@@ -258,7 +258,7 @@ async fn paging_streams_follow_is_last_page_and_the_user_search_window() {
     }
     jsm.add_agent("same-agent@bulk.example", "Agent");
     let server = common::start(jsm.clone()).await;
-    let client = common::reqwest_builder(&server, Duration::from_secs(5))
+    let client = common::reqwest_builder(&server.url, Duration::from_secs(5))
         .build()
         .unwrap();
 

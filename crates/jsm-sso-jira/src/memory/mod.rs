@@ -217,6 +217,8 @@ pub(crate) struct State {
     pub(crate) next_issue: u32,
     pub(crate) users: BTreeMap<String, UserRec>,
     pub(crate) by_email: BTreeMap<String, String>,
+    /// Lower-case display name and account id, for the user search's prefix match.
+    pub(crate) by_name: BTreeSet<(String, String)>,
     pub(crate) organizations: BTreeMap<u32, OrgRec>,
     pub(crate) desks: BTreeMap<String, DeskRec>,
     pub(crate) requests: Vec<RaisedRequest>,
@@ -237,6 +239,8 @@ impl State {
         self.next_account += 1;
         let id = format!("qm:5b10ac8d82e05b22cc7d{:08x}", self.next_account);
         self.by_email.insert(email.to_ascii_lowercase(), id.clone());
+        self.by_name
+            .insert((display_name.to_ascii_lowercase(), id.clone()));
         self.users.insert(
             id.clone(),
             UserRec {

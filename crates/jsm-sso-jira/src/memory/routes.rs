@@ -618,13 +618,22 @@ fn platform(
             }
             let max = max.min(MAX_SEARCH);
             let end = start.saturating_add(max).min(SEARCH_WINDOW);
-            let values: Vec<Value> = s
-                .users
-                .values()
-                .filter(|u| {
-                    u.email.to_ascii_lowercase().starts_with(&query)
-                        || u.display_name.to_ascii_lowercase().starts_with(&query)
-                })
+            // Prefix match on email or display name (indexed), in account id order.
+            let mut ids: BTreeSet<&String> = s
+                .by_email
+                .range::<String, _>(&query..)
+                .take_while(|(e, _)| e.starts_with(&query))
+                .map(|(_, id)| id)
+                .collect();
+            ids.extend(
+                s.by_name
+                    .range((query.clone(), String::new())..)
+                    .take_while(|(n, _)| n.starts_with(&query))
+                    .map(|(_, id)| id),
+            );
+            let values: Vec<Value> = ids
+                .into_iter()
+                .filter_map(|id| s.users.get(id))
                 .skip(start)
                 .take(end.saturating_sub(start))
                 .map(|u| user_json(u, true))

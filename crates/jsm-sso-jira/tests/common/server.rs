@@ -85,14 +85,14 @@ pub async fn start(jsm: MemoryJsm) -> FakeServer {
 }
 
 /// A builder for the fake server through core's real reqwest transport.
-pub fn reqwest_builder(server: &FakeServer, timeout: Duration) -> JiraClientBuilder {
+pub fn reqwest_builder(url: &str, timeout: Duration) -> JiraClientBuilder {
     let http = ReqwestHttpClient::builder()
         .allow_plain_http(true)
         .timeout(timeout * 4)
         .build()
         .unwrap();
     JiraClient::builder(
-        Site::cloud(&server.url).unwrap(),
+        Site::cloud(url).unwrap(),
         Auth::basic("broker@acme.example", Secret::new("api-token-123")),
     )
     .http(Arc::new(http))
@@ -102,4 +102,23 @@ pub fn reqwest_builder(server: &FakeServer, timeout: Duration) -> JiraClientBuil
             .with_backoff(Duration::from_millis(5), Duration::from_millis(50))
             .with_hints(Duration::from_millis(20), Duration::from_secs(60)),
     )
+}
+
+/// Serves on its own thread and runtime, as a separate server process would, so the
+/// client's load does not delay the server (for measurements). Runs until the process ends.
+pub fn start_dedicated(jsm: MemoryJsm) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let server = start(jsm).await;
+            tx.send(server.url.clone()).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().unwrap()
 }

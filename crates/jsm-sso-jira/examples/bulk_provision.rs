@@ -29,6 +29,7 @@ mod server;
 use std::time::Duration;
 
 use jsm_sso_jira::memory::MemoryJsm;
+use jsm_sso_jira::retry::RetryPolicy;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
@@ -46,7 +47,11 @@ async fn main() {
     let orgs = bulk::prepare(&jsm, &plan);
     jsm.set_rate_limit(rate, 20.0);
     let url = server::start_dedicated(jsm.clone());
-    let mut builder = server::reqwest_builder(&url, Duration::from_secs(5)).max_concurrency(32);
+    // The default retry policy (Retry-After plus up to 1 s of jitter) with room for more
+    // retries: unpaced, 32 workers meet many 429s.
+    let mut builder = server::reqwest_builder(&url, Duration::from_secs(5))
+        .max_concurrency(32)
+        .retry(RetryPolicy::default().with_max_retries(20));
     if pace > 0.0 {
         builder = builder.max_requests_per_second(pace);
     }

@@ -325,3 +325,22 @@ async fn paging_streams_follow_is_last_page_and_the_user_search_window() {
     assert_eq!(e.code(), "jira.forbidden");
     assert!(pages.next().await.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_with_reqwest_allows_plain_http_only_on_loopback() {
+    use jsm_sso_jira::{Auth, JiraClient, Secret, Site};
+    let jsm = MemoryJsm::new();
+    jsm.add_organization("Acme");
+    let server = common::start(jsm.clone()).await;
+    let auth = Auth::basic("broker@acme.example", Secret::new("t"));
+    let client = JiraClient::builder(Site::cloud(&server.url).unwrap(), auth.clone())
+        .build_with_reqwest()
+        .unwrap();
+    assert_eq!(client.organization("1").await.unwrap().name, "Acme");
+    // Plain HTTP anywhere else is refused before anything is sent.
+    let remote = JiraClient::builder(Site::cloud("http://jira.acme.example").unwrap(), auth)
+        .build_with_reqwest()
+        .unwrap();
+    let e = remote.organization("1").await.unwrap_err();
+    assert_eq!(e.code(), "core.http.insecure_scheme");
+}

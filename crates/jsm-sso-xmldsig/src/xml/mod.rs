@@ -2,6 +2,7 @@
 
 mod names;
 mod parse;
+mod scan;
 mod tree;
 
 pub use parse::Limits;

@@ -21,6 +21,7 @@ mod failure;
 mod input;
 mod oidc;
 mod output;
+mod policy;
 mod saml;
 mod xmldsig;
 
@@ -77,6 +78,9 @@ enum Command {
     /// The tamper-evident audit log: verify it, export it as OCSF or CloudEvents
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Access policy: check a policy file, explain its decision for an identity
+    #[command(subcommand)]
+    Policy(policy::Command),
 }
 
 impl Command {
@@ -87,6 +91,7 @@ impl Command {
             Command::Saml(command) => saml::run(command),
             Command::Oidc(command) => oidc::run(command),
             Command::Audit(command) => audit::run(command),
+            Command::Policy(command) => policy::run(command),
         }
     }
 }

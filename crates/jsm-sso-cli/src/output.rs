@@ -64,6 +64,13 @@ fn usage_message(rendered: &str) -> String {
         .map_or(joined.clone(), str::to_owned)
 }
 
+/// Prints a rejection that carries more than the error object (for example every problem
+/// `policy check` found) and returns exit status 1. `value` must contain the usual `error`
+/// object so scripts keyed on it keep working.
+pub(crate) fn reject(value: &impl Serialize) -> ExitCode {
+    emit(value, Kind::Rejected.exit_status())
+}
+
 /// Writes `value` as one line of JSON on stdout. A result nobody could read is not a success:
 /// if stdout fails, the exit status is 2 instead of 0.
 fn emit(value: &impl Serialize, status: u8) -> ExitCode {

@@ -17,7 +17,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::xml::{Document, Element, NO_NAMESPACE, NodeId, NodeKind, XML_NAMESPACE};
+use crate::xml::{Document, Element, NO_NAMESPACE, NodeId, NodeKind, XML_NAMESPACE, any_special};
 
 /// A canonicalization algorithm, by its W3C identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -148,6 +148,28 @@ pub(crate) fn canonicalize_into(
     c.element(apex, true);
 }
 
+/// Canonicalizes like [`canonicalize_into`] but feeds the bytes to `context` as they are
+/// produced, in chunks, instead of collecting them; returns how many bytes it fed.
+pub(crate) fn digest_into(
+    doc: &Document,
+    apex: NodeId,
+    exclude: Option<NodeId>,
+    algorithm: Algorithm,
+    inclusive_prefixes: &[&str],
+    context: &mut ring::digest::Context,
+) -> usize {
+    let mut out = Vec::with_capacity(2 * CHUNK);
+    let mut c = Canonicalizer::new(doc, algorithm, inclusive_prefixes, exclude, &mut out);
+    c.sink = Some(context);
+    c.enter_context(apex);
+    c.element(apex, true);
+    c.flush();
+    c.flushed
+}
+
+/// How much canonical output [`digest_into`] collects before hashing it.
+const CHUNK: usize = 8 * 1024;
+
 /// A namespace binding: prefix (empty for the default namespace) and URI.
 type Binding<'d> = (&'d str, &'d str);
 
@@ -165,6 +187,10 @@ struct Canonicalizer<'d, 'o, 'p> {
     /// Scratch space for one start tag: namespace nodes to render, attributes to sort.
     ns_scratch: Vec<Binding<'d>>,
     attr_scratch: Vec<AttrOut<'d>>,
+    /// Where full chunks of output go when digesting as we go ([`digest_into`]).
+    sink: Option<&'o mut ring::digest::Context>,
+    /// Bytes handed to `sink` so far.
+    flushed: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -202,6 +228,8 @@ impl<'d, 'o, 'p> Canonicalizer<'d, 'o, 'p> {
             rendered: Vec::new(),
             ns_scratch: Vec::new(),
             attr_scratch: Vec::new(),
+            sink: None,
+            flushed: 0,
         }
     }
 
@@ -303,6 +331,9 @@ impl<'d, 'o, 'p> Canonicalizer<'d, 'o, 'p> {
                 Some(_) => self.leaf(child),
                 None => {}
             }
+            if self.out.len() >= CHUNK {
+                self.flush();
+            }
         }
 
         self.out.extend_from_slice(b"</");
@@ -310,6 +341,15 @@ impl<'d, 'o, 'p> Canonicalizer<'d, 'o, 'p> {
         self.out.push(b'>');
         self.in_scope.truncate(scope_mark);
         self.rendered.truncate(rendered_mark);
+    }
+
+    /// Hands the output so far to the digest, if there is one.
+    fn flush(&mut self) {
+        if let Some(sink) = self.sink.as_deref_mut() {
+            sink.update(self.out);
+            self.flushed += self.out.len();
+            self.out.clear();
+        }
     }
 
     /// Comments (when kept) and processing instructions.
@@ -413,7 +453,9 @@ impl<'d, 'o, 'p> Canonicalizer<'d, 'o, 'p> {
             return;
         }
         let rendered = lookup(&self.rendered, p).unwrap_or_default();
-        if rendered != uri {
+        // URIs are interned by the parser, so the same binding is usually the same slice.
+        let same = std::ptr::eq(rendered, uri) || rendered == uri;
+        if !same {
             self.ns_scratch.push((p, uri));
         }
     }
@@ -446,11 +488,18 @@ impl<'d, 'o, 'p> Canonicalizer<'d, 'o, 'p> {
     }
 }
 
+/// From this length a vector search finds special characters faster than [`any_special`].
+const LONG: usize = 64;
+
 /// Text nodes: `&`, `<`, `>` and carriage return are escaped.
 fn escape_text(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
-    if memchr::memchr3(b'&', b'<', b'>', bytes).is_none() && memchr::memchr(b'\r', bytes).is_none()
-    {
+    let special = if bytes.len() < LONG {
+        any_special(bytes, b"&<>\r", false)
+    } else {
+        memchr::memchr3(b'&', b'<', b'>', bytes).is_some() || memchr::memchr(b'\r', bytes).is_some()
+    };
+    if !special {
         out.extend_from_slice(bytes);
         return;
     }
@@ -466,9 +515,15 @@ fn escape_text(s: &str, out: &mut Vec<u8>) {
 /// Attribute values: `&`, `<`, `"`, tab, line feed and carriage return are escaped.
 fn escape_attribute(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
-    if memchr::memchr3(b'&', b'<', b'"', bytes).is_none()
-        && memchr::memchr3(b'\t', b'\n', b'\r', bytes).is_none()
-    {
+    // The parser lets no control character through but tab, line feed and carriage return,
+    // so "below 0x20" is exactly those three.
+    let special = if bytes.len() < LONG {
+        any_special(bytes, b"&<\"", true)
+    } else {
+        memchr::memchr3(b'&', b'<', b'"', bytes).is_some()
+            || memchr::memchr3(b'\t', b'\n', b'\r', bytes).is_some()
+    };
+    if !special {
         out.extend_from_slice(bytes);
         return;
     }
@@ -499,7 +554,18 @@ fn escape(s: &str, out: &mut Vec<u8>, replacement: impl Fn(u8) -> Option<&'stati
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::xml::Limits;
+
+    #[test]
+    fn escaping() {
+        let mut out = Vec::new();
+        escape_attribute("a\t\"b&\n<c\r", &mut out);
+        assert_eq!(out, b"a&#x9;&quot;b&amp;&#xA;&lt;c&#xD;");
+        out.clear();
+        escape_text("x>\r&<\ty", &mut out);
+        assert_eq!(out, b"x&gt;&#xD;&amp;&lt;\ty");
+    }
 
     fn doc(xml: &str) -> Document {
         Document::parse(xml.as_bytes(), &Limits::default()).expect("test input parses")

@@ -49,6 +49,8 @@ pub struct TrustedKey {
     /// The same certificate in base64, as IdPs repeat it in `KeyInfo`.
     certificate_base64: Option<String>,
     not_after: Option<SystemTime>,
+    /// [`TrustedKey::fingerprint`], computed once: every verification reports it.
+    fingerprint: String,
 }
 
 impl fmt::Debug for TrustedKey {
@@ -69,7 +71,7 @@ impl TrustedKey {
     /// Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo: the same for every certificate
     /// issued over this key.
     pub fn fingerprint(&self) -> String {
-        hex(ring::digest::digest(&ring::digest::SHA256, &self.spki).as_ref())
+        self.fingerprint.clone()
     }
 
     /// When the certificate it came from expires (none for a bare public key).
@@ -139,6 +141,7 @@ impl TrustedKey {
             certificate: None,
             certificate_base64: None,
             not_after,
+            fingerprint: hex(ring::digest::digest(&ring::digest::SHA256, spki.raw).as_ref()),
         })
     }
 
@@ -261,15 +264,44 @@ pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     if !text.bytes().any(|b| b.is_ascii_whitespace()) {
         return engine.decode(text).ok();
     }
-    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    // Line by line: XML wraps long values every 64 or 76 characters.
+    let mut compact = Vec::with_capacity(text.len());
+    for chunk in text.as_bytes().split(u8::is_ascii_whitespace) {
+        compact.extend_from_slice(chunk);
+    }
     engine.decode(compact).ok()
 }
 
+/// Whether `text` is `compact` (base64 without white space) with white space inserted, as
+/// IdPs wrap the certificate they repeat in `KeyInfo`: then it decodes to the same bytes,
+/// and comparing is much cheaper than decoding. Document text holds no white space but
+/// space, tab and line feed (the parser refuses form feeds and normalises carriage returns).
+pub(crate) fn same_base64(text: &str, compact: &str) -> bool {
+    let mut rest = compact.as_bytes();
+    let mut text = text.as_bytes();
+    loop {
+        let end = memchr::memchr3(b'\n', b' ', b'\t', text).unwrap_or(text.len());
+        let (run, after) = text.split_at_checked(end).unwrap_or((text, &[]));
+        match rest.strip_prefix(run) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+        match after.split_first() {
+            Some((_, more)) => text = more,
+            None => return rest.is_empty(),
+        }
+    }
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(out, "{b:02x}");
+        for nibble in [b >> 4, b & 0xF] {
+            out.push(char::from(
+                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
+        }
     }
     out
 }
@@ -277,6 +309,32 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapped_base64_compares_equal_to_the_compact_form() {
+        let compact = "MIIDZzCCAk+gAwIBAgIUQ/5IuZdSSAdex3Y=";
+        for same in [
+            compact,
+            "MIIDZzCCAk+g\nAwIBAgIUQ/5IuZdSSAdex3Y=",
+            "\n  MIIDZzCCAk+gAwIBAgIUQ/5IuZdSSAdex3Y=\n",
+            "M I I D Z z C C A k + g A w I B A g I U Q / 5 I u Z d S S A d e x 3 Y =",
+            "MIIDZzCCAk+gAwIBAgIUQ/5IuZdSSAdex3Y=\t\t",
+        ] {
+            assert!(same_base64(same, compact), "{same:?}");
+        }
+        for different in [
+            "",
+            "MIIDZzCCAk+gAwIBAgIUQ/5IuZdSSAdex3Y",
+            "MIIDZzCCAk+gAwIBAgIUQ/5IuZdSSAdex3Y==",
+            "MIIDZzCCAk+gAwIBAgIUQ/5IuZdSSAdex3Z=",
+            "MIIDZzCCAk+g\r\nAwIBAgIUQ/5IuZdSSAdex3Y=",
+            "xMIIDZzCCAk+gAwIBAgIUQ/5IuZdSSAdex3Y=",
+        ] {
+            assert!(!same_base64(different, compact), "{different:?}");
+        }
+        assert!(same_base64("", ""));
+        assert!(same_base64(" \n", ""));
+    }
 
     #[test]
     fn modulus_bits_ignore_leading_zero_octet() {

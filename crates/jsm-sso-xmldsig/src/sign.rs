@@ -347,9 +347,9 @@ fn insertion_offset(target: Element<'_>, placement: &Placement) -> Result<usize,
         && let Some(sibling) = target.child(namespace, local_name)
         && let Some(sibling_data) = doc.element_data(sibling.id)
     {
-        return Ok(sibling_data.source.end);
+        return Ok(sibling_data.source.end as usize);
     }
-    Ok(data.source.start_tag_end)
+    Ok(data.source.start_tag_end as usize)
 }
 
 fn push_escaped(out: &mut String, value: &str) {

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use crate::algorithm::{DSIG_NS, DigestMethod, ENVELOPED_SIGNATURE, EXC_C14N_NS, SignatureMethod};
 use crate::c14n::{self, Algorithm};
 use crate::error::{Error, KeyError, SignatureError};
-use crate::keys::{TrustedKey, TrustedKeys, certificate_spki, decode_base64};
+use crate::keys::{TrustedKey, TrustedKeys, certificate_spki, decode_base64, same_base64};
 use crate::xml::{Document, Element, Limits, NO_NAMESPACE, Node, NodeKind, is_valid_ncname};
 
 /// What a verifier accepts beyond the secure defaults.
@@ -329,10 +329,10 @@ fn key_info_spkis(key_info: Element<'_>, trusted: &TrustedKeys) -> Result<Vec<Ve
         for item in structure_children(child)? {
             if is_ds(item, "X509Certificate") {
                 let text = text_only(item)?;
-                // The common case: KeyInfo repeats the pinned certificate byte for byte.
+                // The common case: KeyInfo repeats the pinned certificate, perhaps wrapped.
                 if let Some(key) = trusted
                     .iter()
-                    .find(|k| k.certificate_base64() == Some(text))
+                    .find(|k| k.certificate_base64().is_some_and(|b| same_base64(text, b)))
                 {
                     spkis.push(key.spki().to_vec());
                     continue;
@@ -480,21 +480,22 @@ impl Verifier {
         // them refused every xmlsec1 signature with `#WithComments` over content with comments.
         let algorithm = without_comments(algorithm);
         let exclude = signed_info.enveloped.then_some(signature.id);
-        let mut content = Vec::with_capacity(doc.buf.len());
-        c14n::canonicalize_into(
+        // Hashed as it is produced, so a large element is never held twice in memory.
+        let mut context = ring::digest::Context::new(signed_info.digest_method.ring());
+        let written = c14n::digest_into(
             doc,
             element.id,
             exclude,
             algorithm,
             &prefix_refs(&prefixes),
-            &mut content,
+            &mut context,
         );
-        if content.is_empty() {
+        if written == 0 {
             return Err(Error::Signature(SignatureError::EmptyCanonicalization {
                 what: "the referenced element",
             }));
         }
-        let digest = signed_info.digest_method.digest(&content);
+        let digest = context.finish();
         if digest.as_ref() != signed_info.digest_value.as_slice() {
             return Err(Error::Signature(SignatureError::DigestMismatch));
         }

@@ -17,7 +17,7 @@ fn is_name_char(c: char) -> bool {
 
 /// The class of an ASCII byte in names: 2 may start a name, 1 may only follow, 0 may not
 /// appear; `None` for the bytes of non-ASCII characters.
-fn ascii_class(b: u8) -> Option<u8> {
+pub(super) fn ascii_class(b: u8) -> Option<u8> {
     match b {
         b'A'..=b'Z' | b'a'..=b'z' | b'_' => Some(2),
         b'0'..=b'9' | b'-' | b'.' => Some(1),

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use super::names::{is_valid_ncname, split_qname};
-use super::scan::{is_space, name_end, next_attribute, skip_space};
+use super::scan::{any_special, is_space, name_end, next_attribute, qname, skip_space};
 use super::tree::{
     Attr, Document, ElementData, NO_NAMESPACE, NodeId, NodeKind, NsDecl, NsId, RawNode, SourceSpan,
     Span, XML_NAMESPACE, XML_NAMESPACE_URI,
@@ -116,22 +116,34 @@ impl Document {
 /// and carriage return, and U+FFFE / U+FFFF. (Surrogates cannot occur in a `str`.)
 fn check_chars(text: &str) -> Result<(), XmlError> {
     let bytes = text.as_bytes();
-    // Eight bytes at a time: skip words with no byte below 0x20 and no 0xEF (the lead byte of
-    // U+FFFE / U+FFFF), which is nearly every word of a real document.
-    const LOW: u64 = 0x2020_2020_2020_2020;
+    // Eight bytes at a time, with per-byte exact tests (no borrows between bytes): a word goes
+    // to the byte-by-byte check only if it holds a control other than tab, line feed and
+    // carriage return, or 0xEF (the lead byte of U+FFFE / U+FFFF), which real documents
+    // almost never do.
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
+    // High bit of each byte set where the byte equals `c`.
+    let eq = |x: u64, c: u8| {
+        let y = x ^ (ONES * u64::from(c));
+        !(((y & LOW7) + LOW7) | y) & HIGH
+    };
     let mut start = 0;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let x = u64::from_le_bytes(word);
-        let below_space = x.wrapping_sub(LOW) & !x & HIGH;
-        let y = x ^ (0xEF * ONES);
-        let is_ef = y.wrapping_sub(ONES) & !y & HIGH;
-        if below_space | is_ef != 0 {
-            check_chars_slow(text, start, start + 8)?;
+        // A cheap test first (may flag a byte next to a real hit), then the exact one.
+        let ef = x ^ (0xEF * ONES);
+        let maybe = (x.wrapping_sub(0x20 * ONES) & !x) | (ef.wrapping_sub(ONES) & !ef);
+        if maybe & HIGH != 0 {
+            // High bit set where the byte is below 0x20.
+            let below_space = !(((x & LOW7) + (0x60 * ONES)) | x) & HIGH;
+            let allowed = eq(x, b'\t') | eq(x, b'\n') | eq(x, b'\r');
+            if (below_space & !allowed) | eq(x, 0xEF) != 0 {
+                check_chars_slow(text, start, start + 8)?;
+            }
         }
         start += 8;
     }
@@ -167,7 +179,7 @@ fn check_chars_slow(text: &str, from: usize, to: usize) -> Result<(), XmlError> 
 
 /// XML 2.11: every `\r\n` and lone `\r` reads as `\n`, before parsing.
 fn normalize_line_endings(text: &str) -> Cow<'_, str> {
-    if !text.contains('\r') {
+    if memchr::memchr(b'\r', text.as_bytes()).is_none() {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
@@ -420,10 +432,22 @@ impl<'s> Builder<'s> {
             }
             return Err(malformed(range.start, "text outside the root element"));
         }
-        if memchr::memchr(b']', bytes).is_some() && memchr::memmem::find(bytes, b"]]>").is_some() {
+        // Short segments (the text of most elements) are checked a word at a time.
+        let (bracket, amp) = if bytes.len() < 64 {
+            (
+                any_special(bytes, b"]", false),
+                any_special(bytes, b"&", false),
+            )
+        } else {
+            (
+                memchr::memchr(b']', bytes).is_some(),
+                memchr::memchr(b'&', bytes).is_some(),
+            )
+        };
+        if bracket && memchr::memmem::find(bytes, b"]]>").is_some() {
             return Err(malformed(range.start, "']]>' in character data"));
         }
-        let text = if memchr::memchr(b'&', bytes).is_some() {
+        let text = if amp {
             self.decode_text(raw, range.start)?
         } else {
             span(range)
@@ -552,9 +576,14 @@ impl<'s> Builder<'s> {
     fn attr_value(&mut self, range: Range<usize>, position: usize) -> Result<Span, XmlError> {
         let raw = self.src.get(range.clone()).unwrap_or_default();
         let bytes = raw.as_bytes();
-        if memchr::memchr3(b'&', b'<', b'\t', bytes).is_none()
-            && memchr::memchr(b'\n', bytes).is_none()
-        {
+        // Line endings are normalised already, so the only controls left are tab and line feed.
+        let special = if bytes.len() < 64 {
+            any_special(bytes, b"&<", true)
+        } else {
+            memchr::memchr3(b'&', b'<', b'\t', bytes).is_some()
+                || memchr::memchr(b'\n', bytes).is_some()
+        };
+        if !special {
             return Ok(span(range));
         }
         let start = self.doc.buf.len();
@@ -600,11 +629,13 @@ impl<'s> Builder<'s> {
         let src = self.src;
         let bytes = src.as_bytes();
         let name_start = lt + 1;
-        let qname_end = name_end(bytes, name_start);
-        let qname = src.get(name_start..qname_end).unwrap_or_default();
-        let Some((prefix, local)) = split_qname(qname) else {
+        let (qname_end, split) = qname(src, name_start);
+        let Some((prefix, local)) = split else {
             return Err(XmlError::Name {
-                name: qname.to_owned(),
+                name: src
+                    .get(name_start..qname_end)
+                    .unwrap_or_default()
+                    .to_owned(),
             });
         };
         let scope_mark = self.scope.len();
@@ -709,8 +740,8 @@ impl<'s> Builder<'s> {
             attrs: attrs_start..attrs_end,
             ns_decls: decls_start..decls_end,
             source: SourceSpan {
-                start_tag_end: tag_end,
-                end: tag_end,
+                start_tag_end: to_u32(tag_end),
+                end: to_u32(tag_end),
             },
         }))?;
         if self.open.is_empty() {
@@ -751,7 +782,7 @@ impl<'s> Builder<'s> {
         if let Some(node) = self.doc.nodes.get_mut(open.id as usize) {
             node.end = count;
             if let NodeKind::Element(data) = &mut node.kind {
-                data.source.end = end;
+                data.source.end = to_u32(end);
             }
         }
         Ok(end)
@@ -816,7 +847,9 @@ impl<'s> Builder<'s> {
                 detail: "a prefix cannot be un-declared in xml 1.0",
             });
         }
-        if !uri.is_empty() && !is_absolute_uri(uri) {
+        // Every interned URI passed this check when it was first declared.
+        let known = self.doc.find_ns(uri);
+        if !uri.is_empty() && known.is_none() && !is_absolute_uri(uri) {
             // Canonical XML 1.0, 2.1: implementations "MUST report an operation failure on
             // documents containing relative namespace URIs". Canonicalization cannot fail, so
             // such documents are refused here, before anything is signed or verified. Names
@@ -826,7 +859,10 @@ impl<'s> Builder<'s> {
                 detail: "a namespace name must be an absolute uri (rfc 3986)",
             });
         }
-        let uri = self.intern_ns(value);
+        let uri = match known {
+            Some(id) => id,
+            None => self.intern_ns(value),
+        };
         self.scope.push(Binding {
             prefix: prefix_span,
             uri,
@@ -951,6 +987,25 @@ mod tests {
                     }),
                     "len {len} at {at}"
                 );
+            }
+            for code in 0..0x20u8 {
+                for at in 0..len {
+                    let mut text = "a".repeat(len);
+                    text.replace_range(at..=at, &char::from(code).to_string());
+                    let expected = if matches!(code, b'\t' | b'\n' | b'\r') {
+                        Ok(())
+                    } else {
+                        Err(XmlError::Char {
+                            code: u32::from(code),
+                            position: at,
+                        })
+                    };
+                    assert_eq!(
+                        check_chars(&text),
+                        expected,
+                        "len {len} at {at} code {code}"
+                    );
+                }
             }
             let mut ok = "a".repeat(len);
             ok.push_str("\t\n\r\u{FFFD}\u{EFFF}");

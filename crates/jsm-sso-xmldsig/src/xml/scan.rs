@@ -5,6 +5,8 @@
 
 use std::ops::Range;
 
+use super::names::{ascii_class, split_qname};
+
 /// XML 1.0 white space (production S).
 pub(super) fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
@@ -26,8 +28,95 @@ pub(super) fn name_end(bytes: &[u8], pos: usize) -> usize {
     let rest = bytes.get(pos..).unwrap_or_default();
     pos + rest
         .iter()
-        .position(|&b| is_space(b) || matches!(b, b'=' | b'>' | b'/' | b'?' | b'"' | b'\''))
+        .position(|&b| is_delimiter(b))
         .unwrap_or(rest.len())
+}
+
+/// Whether `b` ends a name (see [`name_end`]).
+fn is_delimiter(b: u8) -> bool {
+    is_space(b) || matches!(b, b'=' | b'>' | b'/' | b'?' | b'"' | b'\'')
+}
+
+/// A qualified name starting at `pos`, the same as [`name_end`] then
+/// [`split_qname`](super::names::split_qname) but in one pass for the usual ASCII names:
+/// where it ends, and its prefix and local part if it is a valid QName.
+pub(super) fn qname(src: &str, pos: usize) -> (usize, Option<(Option<&str>, &str)>) {
+    let bytes = src.as_bytes();
+    let mut colon = None;
+    let mut at_start = true;
+    let mut i = pos;
+    while let Some(&b) = bytes.get(i) {
+        match ascii_class(b) {
+            Some(2) => {}
+            Some(1) if !at_start => {}
+            _ if b == b':' && colon.is_none() && !at_start => {
+                colon = Some(i);
+                at_start = true;
+                i += 1;
+                continue;
+            }
+            _ if is_delimiter(b) => break,
+            // Non-ASCII, or a character no name may hold here: the full rules decide.
+            _ => {
+                let end = name_end(bytes, pos);
+                return (end, split_qname(src.get(pos..end).unwrap_or_default()));
+            }
+        }
+        at_start = false;
+        i += 1;
+    }
+    if at_start {
+        return (i, None);
+    }
+    let split = match colon {
+        Some(c) => src.get(pos..c).map(Some).zip(src.get(c + 1..i)),
+        None => src.get(pos..i).map(|local| (None, local)),
+    };
+    (i, split)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether the eight bytes of `word` hold one of `needles` or, with `controls`, a byte below
+/// 0x20. Exact as to whether there is one (borrows only spread from a byte that matched).
+#[inline]
+fn word_has(word: u64, needles: &[u8], controls: bool) -> bool {
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut hit = if controls {
+        word.wrapping_sub(0x20 * ONES) & !word & HIGHS
+    } else {
+        0
+    };
+    for &needle in needles {
+        hit |= zero(word ^ (ONES * u64::from(needle)));
+    }
+    hit != 0
+}
+
+/// Whether `bytes` holds one of `needles` (or, with `controls`, a byte below 0x20), eight bytes
+/// at a time: for the short names, values and text of SAML, where a vector search costs more
+/// in setting up than it saves.
+#[inline]
+pub(crate) fn any_special(bytes: &[u8], needles: &[u8], controls: bool) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if word_has(u64::from_le_bytes(word), needles, controls) {
+            return true;
+        }
+    }
+    let rest = chunks.remainder();
+    if rest.is_empty() {
+        return false;
+    }
+    // Padded with spaces, which are neither a needle nor a control.
+    let mut word = [b' '; 8];
+    for (slot, &b) in word.iter_mut().zip(rest) {
+        *slot = b;
+    }
+    word_has(u64::from_le_bytes(word), needles, controls)
 }
 
 /// A `name="value"` pair: the name and the value between the quotes, as byte ranges.
@@ -91,6 +180,54 @@ mod tests {
             out.push((&tag[a.name], &tag[a.value]));
         }
         Ok(out)
+    }
+
+    #[test]
+    fn qnames_scan_like_name_end_then_split_qname() {
+        for tag in [
+            "a>",
+            "a:b c",
+            "a:b:c/",
+            "a::b ",
+            ":a>",
+            "a:>",
+            "1a ",
+            "a1",
+            "été:x>",
+            "a:été ",
+            "a<b>",
+            "a&b ",
+            "x-y.z_1:q ",
+            "",
+            ">",
+            "a\tb",
+            "a:1 ",
+            "a.b:c.d?",
+            "é b",
+            "ab\u{B7}c ",
+        ] {
+            let end = name_end(tag.as_bytes(), 0);
+            let expected = (end, split_qname(&tag[..end]));
+            assert_eq!(qname(tag, 0), expected, "{tag:?}");
+        }
+    }
+
+    /// The word-at-a-time check agrees with a byte-by-byte one at every length and offset.
+    #[test]
+    fn short_string_check_finds_every_special_byte() {
+        for len in 0..24 {
+            for at in 0..len {
+                for b in 0u8..128 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    let text = matches!(b, b'&' | b'<' | b'>' | b'\r');
+                    assert_eq!(any_special(&bytes, b"&<>\r", false), text, "{len} {at} {b}");
+                    let attr = matches!(b, b'&' | b'<' | b'"') || b < 0x20;
+                    assert_eq!(any_special(&bytes, b"&<\"", true), attr, "{len} {at} {b}");
+                }
+            }
+            assert!(!any_special(&vec![b'a'; len], b"&<\"", true));
+        }
     }
 
     #[test]

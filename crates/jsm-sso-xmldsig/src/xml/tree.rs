@@ -69,8 +69,8 @@ pub(crate) struct ElementData {
 /// Where an element sat in the input, for inserting a signature without re-serialising.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct SourceSpan {
-    pub(crate) start_tag_end: usize,
-    pub(crate) end: usize,
+    pub(crate) start_tag_end: u32,
+    pub(crate) end: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,8 @@
+//! Fuzz target `policy_parse`: see `fuzz_logic::parse` in jsm-sso-policy (shared with its
+//! `fuzz_replay` test).
+#![no_main]
+
+#[path = "../../crates/jsm-sso-policy/tests/fuzz_logic/mod.rs"]
+mod fuzz_logic;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_logic::parse(data));

@@ -3,12 +3,13 @@
 //! throughput against the allowed rate and that no customer was lost or duplicated.
 //!
 //! ```sh
-//! cargo run -p jsm-sso-jira --features reqwest --example bulk_provision -- [COUNT] [RATE] [PACE]
+//! cargo run -p jsm-sso-jira --features reqwest --example bulk_provision -- [COUNT] [RATE] [PACE] [adaptive]
 //! ```
 //!
 //! COUNT customers (default 10000), RATE requests/s allowed by the server (default 500, burst
 //! 20), PACE the client's own requests/s (default 0.97 x RATE; 0 = unpaced, only reacting to
-//! 429s). One customer in 20 exists already, so its create meets a 409 and a look-up.
+//! 429s). With `adaptive`, PACE is only the ceiling the client's adaptive pacing starts from
+//! and returns to. One customer in 20 exists already, so its create meets a 409 and a look-up.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -37,6 +38,7 @@ async fn main() {
     let count: usize = args.first().map_or(10_000, |a| a.parse().unwrap());
     let rate: f64 = args.get(1).map_or(500.0, |a| a.parse().unwrap());
     let pace: f64 = args.get(2).map_or(rate * 0.97, |a| a.parse().unwrap());
+    let adaptive = args.get(3).is_some_and(|a| a == "adaptive");
     let plan = bulk::Plan {
         count,
         organizations: 20,
@@ -53,7 +55,9 @@ async fn main() {
         .max_concurrency(32)
         .retry(RetryPolicy::default().with_max_retries(20));
     if pace > 0.0 {
-        builder = builder.max_requests_per_second(pace);
+        builder = builder
+            .max_requests_per_second(pace)
+            .adaptive_pacing(adaptive);
     }
     let client = builder.build().unwrap();
 
@@ -78,7 +82,15 @@ async fn main() {
         "throughput           {achieved:.1} requests/s, {:.1} customers/s",
         count as f64 / secs
     );
-    println!("allowed rate         {rate:.1} requests/s (client pace {pace:.1})");
+    let mode = if adaptive {
+        "adaptive, ceiling"
+    } else {
+        "fixed"
+    };
+    let now = client.pace().await.unwrap_or(0.0);
+    println!(
+        "allowed rate         {rate:.1} requests/s (client pace {mode} {pace:.1}, now {now:.1})"
+    );
     println!("share of the limit   {:.1} %", 100.0 * achieved / rate);
     println!("lost or duplicated   none (checked)");
 }

@@ -83,6 +83,7 @@ pub struct JiraClientBuilder {
     max_concurrency: usize,
     timeout: Option<Duration>,
     rate: Option<f64>,
+    adaptive: bool,
 }
 
 impl fmt::Debug for JiraClientBuilder {
@@ -108,6 +109,7 @@ impl JiraClient {
             max_concurrency: 8,
             timeout: Some(Duration::from_secs(30)),
             rate: None,
+            adaptive: false,
         }
     }
 
@@ -115,6 +117,15 @@ impl JiraClient {
     #[must_use]
     pub fn site(&self) -> &Site {
         &self.inner.site
+    }
+
+    /// The current pacing rate in requests per second (moves when
+    /// [adaptive](JiraClientBuilder::adaptive_pacing)); `None` without pacing.
+    pub async fn pace(&self) -> Option<f64> {
+        match &self.inner.pacer {
+            Some(p) => Some(p.rate().await),
+            None => None,
+        }
     }
 
     /// Counters since the client was built.
@@ -175,6 +186,16 @@ impl JiraClientBuilder {
         self
     }
 
+    /// Makes the pacing adaptive: the rate set by
+    /// [`max_requests_per_second`](Self::max_requests_per_second) becomes a ceiling, cut to
+    /// 85 % on a rate-limited answer (at most once a second) and grown back by about 2 % a
+    /// second while answers succeed. For sites whose limit is not known: the client finds
+    /// it instead of bouncing off it.
+    pub fn adaptive_pacing(mut self, adaptive: bool) -> Self {
+        self.adaptive = adaptive;
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -190,10 +211,7 @@ impl JiraClientBuilder {
         let auth_header = self.auth.header()?;
         let pacer = match self.rate {
             None => None,
-            Some(rate) if rate.is_finite() && rate > 0.0 => Some(Pacer {
-                interval: Duration::from_secs_f64(1.0 / rate),
-                next: Mutex::new(None),
-            }),
+            Some(rate) if rate.is_finite() && rate > 0.0 => Some(Pacer::new(rate, self.adaptive)),
             Some(rate) => {
                 return Err(Error::Config(format!(
                     "requests per second must be a positive number, not {rate}"
@@ -280,24 +298,81 @@ impl Counters {
     }
 }
 
-/// Even spacing of request starts (a GCRA with no burst).
+/// Even spacing of request starts (a GCRA with no burst), optionally adaptive (AIMD on
+/// rate-limited answers).
 struct Pacer {
-    interval: Duration,
-    next: Mutex<Option<Instant>>,
+    ceiling: f64,
+    adaptive: bool,
+    state: Mutex<PaceState>,
 }
 
+struct PaceState {
+    rate: f64,
+    next: Option<Instant>,
+    last_cut: Option<Instant>,
+}
+
+/// Adaptive pacing: multiplicative cut on a rate-limited answer, growth per second.
+const CUT: f64 = 0.85;
+const GROWTH_PER_SECOND: f64 = 0.02;
+/// The adaptive rate never drops below this many requests per second.
+const FLOOR: f64 = 0.1;
+
 impl Pacer {
+    fn new(rate: f64, adaptive: bool) -> Self {
+        Self {
+            ceiling: rate,
+            adaptive,
+            state: Mutex::new(PaceState {
+                rate,
+                next: None,
+                last_cut: None,
+            }),
+        }
+    }
+
     async fn wait(&self, sleeper: &dyn Sleeper) {
         let delay = {
-            let mut next = self.next.lock().await;
+            let mut state = self.state.lock().await;
             let now = Instant::now();
-            let slot = next.map_or(now, |n| n.max(now));
-            *next = Some(slot + self.interval);
+            let slot = state.next.map_or(now, |n| n.max(now));
+            state.next = Some(slot + Duration::from_secs_f64(1.0 / state.rate));
             slot.saturating_duration_since(now)
         };
         if !delay.is_zero() {
             sleeper.sleep(delay).await;
         }
+    }
+
+    async fn rate_limited(&self) {
+        if !self.adaptive {
+            return;
+        }
+        let mut state = self.state.lock().await;
+        let now = Instant::now();
+        // One burst of 429s is one signal, not many.
+        if state
+            .last_cut
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        state.last_cut = Some(now);
+        state.rate = (state.rate * CUT).max(FLOOR);
+    }
+
+    async fn succeeded(&self) {
+        if !self.adaptive {
+            return;
+        }
+        let mut state = self.state.lock().await;
+        // Each success is 1/rate of a second at the current pace.
+        let grown = state.rate * (1.0 + GROWTH_PER_SECOND / state.rate.max(FLOOR));
+        state.rate = grown.min(self.ceiling);
+    }
+
+    async fn rate(&self) -> f64 {
+        self.state.lock().await.rate
     }
 }
 
@@ -410,6 +485,16 @@ impl JiraClient {
                 pacer.wait(&*inner.sleeper).await;
             }
             let outcome = self.attempt(call).await;
+            if let Some(pacer) = &inner.pacer {
+                match &outcome {
+                    Attempt::Retry {
+                        error: Error::RateLimited { .. },
+                        ..
+                    } => pacer.rate_limited().await,
+                    Attempt::Done(_) => pacer.succeeded().await,
+                    _ => {}
+                }
+            }
             let (error, hint, unsent) = match outcome {
                 Attempt::Done(response) => return Ok(response),
                 Attempt::Fail(error) => return Err(error),
@@ -624,5 +709,34 @@ fn api_error(call: &Call, response: &http::Response<Vec<u8>>) -> ApiError {
         messages,
         field_errors,
         rate_limit_reason: rate_limit_reason(response.headers()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn adaptive_pacing_cuts_once_per_burst_and_grows_back_to_the_ceiling() {
+        let pacer = Pacer::new(100.0, true);
+        pacer.rate_limited().await;
+        pacer.rate_limited().await; // same burst: ignored
+        assert!((pacer.rate().await - 85.0).abs() < 1e-9);
+        for _ in 0..85 {
+            pacer.succeeded().await; // about one second at 85/s
+        }
+        let after = pacer.rate().await;
+        assert!(after > 86.6 && after < 86.8, "{after}");
+        for _ in 0..100_000 {
+            pacer.succeeded().await;
+        }
+        assert!(
+            (pacer.rate().await - 100.0).abs() < 1e-9,
+            "capped at the ceiling"
+        );
+
+        let fixed = Pacer::new(100.0, false);
+        fixed.rate_limited().await;
+        assert!((fixed.rate().await - 100.0).abs() < 1e-9);
     }
 }

@@ -117,3 +117,36 @@ async fn unpaced_bulk_honours_the_servers_retry_after() {
         "{waits:?} for {n} 429s"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_pacing_finds_a_limit_it_was_not_told() {
+    let jsm = MemoryJsm::new();
+    let plan = Plan {
+        count: 300,
+        organizations: 5,
+        existing_every: 15,
+        workers: 16,
+    };
+    let orgs = prepare(&jsm, &plan);
+    jsm.set_rate_limit(150.0, 10.0);
+    let server = common::start(jsm.clone()).await;
+    let client = common::reqwest_builder(&server.url, Duration::from_secs(2))
+        .max_concurrency(16)
+        .max_requests_per_second(1_000.0)
+        .adaptive_pacing(true)
+        .retry(
+            RetryPolicy::default()
+                .with_max_retries(10)
+                .with_hints(Duration::from_millis(300), Duration::from_secs(60)),
+        )
+        .build()
+        .unwrap();
+    let report = provision(&client, &plan, &orgs, &jsm).await;
+    check(&jsm, &plan, &orgs, &report);
+    assert!(jsm.rate_limited_count() > 0);
+    let pace = client.pace().await.unwrap();
+    assert!(
+        pace < 1_000.0,
+        "the pace came down from its ceiling: {pace}"
+    );
+}

@@ -1,7 +1,9 @@
 //! Where the client sends requests ([`Site`]) and how it signs them in ([`Auth`]).
 
 use std::fmt;
+use std::sync::Arc;
 
+use async_trait::async_trait;
 use http::HeaderValue;
 use jsm_sso_core::Secret;
 
@@ -130,8 +132,13 @@ pub enum Auth {
         /// The API token.
         api_token: Secret,
     },
-    /// An OAuth 2.0 (3LO) access token, for [`Site::OAuth`].
+    /// An OAuth 2.0 (3LO) access token, for [`Site::OAuth`]. It expires (an hour for
+    /// Atlassian); long-running services use [`Auth::OAuth`] instead.
     Bearer(Secret),
+    /// OAuth 2.0 (3LO) access tokens from a [`TokenSource`] that refreshes them, for
+    /// [`Site::OAuth`]. After a 401 the client invalidates the token and tries once more
+    /// with a fresh one.
+    OAuth(Arc<dyn TokenSource>),
     /// A Data Center personal access token.
     PersonalAccessToken(Secret),
 }
@@ -146,8 +153,10 @@ impl Auth {
     }
 
     /// The `Authorization` header value, marked sensitive so HTTP stacks do not log it.
-    pub(crate) fn header(&self) -> Result<HeaderValue, Error> {
+    /// `None` for a [`TokenSource`], whose tokens are fetched per request.
+    pub(crate) fn header(&self) -> Result<Option<HeaderValue>, Error> {
         let text = match self {
+            Self::OAuth(_) => return Ok(None),
             Self::Basic { email, api_token } => {
                 let raw = format!("{email}:{}", api_token.expose_secret());
                 format!("Basic {}", base64_encode(raw.as_bytes()))
@@ -156,11 +165,7 @@ impl Auth {
                 format!("Bearer {}", token.expose_secret())
             }
         };
-        let mut value = HeaderValue::from_str(&text).map_err(|_| {
-            Error::Config("credentials contain characters not allowed in a header".into())
-        })?;
-        value.set_sensitive(true);
-        Ok(value)
+        bearer_or_basic(&text).map(Some)
     }
 
     /// Checks that the credentials suit the site.
@@ -170,9 +175,9 @@ impl Auth {
                 Err(Error::Config("basic auth needs the account's email".into()))
             }
             (Self::Basic { .. }, Site::Cloud(_) | Site::DataCenter(_))
-            | (Self::Bearer(_), Site::OAuth { .. })
+            | (Self::Bearer(_) | Self::OAuth(_), Site::OAuth { .. })
             | (Self::PersonalAccessToken(_), Site::DataCenter(_)) => Ok(()),
-            (Self::Bearer(_), _) => Err(Error::Config(
+            (Self::Bearer(_) | Self::OAuth(_), _) => Err(Error::Config(
                 "an OAuth access token is used with Site::oauth (the api.atlassian.com gateway)"
                     .into(),
             )),
@@ -195,9 +200,50 @@ impl fmt::Debug for Auth {
                 .field("api_token", api_token)
                 .finish(),
             Self::Bearer(t) => f.debug_tuple("Bearer").field(t).finish(),
+            Self::OAuth(source) => f.debug_tuple("OAuth").field(source).finish(),
             Self::PersonalAccessToken(t) => f.debug_tuple("PersonalAccessToken").field(t).finish(),
         }
     }
+}
+
+/// A sensitive header value from `text`.
+pub(crate) fn bearer_or_basic(text: &str) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::from_str(text).map_err(|_| {
+        Error::Config("credentials contain characters not allowed in a header".into())
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Supplies OAuth 2.0 access tokens, refreshing them as they expire (the refresh-token
+/// grant against `auth.atlassian.com` is the implementor's: this crate only asks).
+///
+/// ```
+/// use jsm_sso_jira::{Error, Secret};
+/// use jsm_sso_jira::auth::TokenSource;
+///
+/// #[derive(Debug)]
+/// struct FromVault;
+///
+/// #[async_trait::async_trait]
+/// impl TokenSource for FromVault {
+///     async fn access_token(&self) -> Result<Secret, Error> {
+///         Ok(Secret::new("token-from-the-vault"))
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait TokenSource: Send + Sync + fmt::Debug {
+    /// A currently valid access token.
+    ///
+    /// # Errors
+    ///
+    /// Any [`Error`] (use [`Error::Config`] when no token can be had); it ends the call.
+    async fn access_token(&self) -> Result<Secret, Error>;
+
+    /// Jira refused the last token (401): the next [`access_token`](Self::access_token)
+    /// should be a fresh one.
+    fn invalidate(&self) {}
 }
 
 /// Standard base64 with padding (RFC 4648), enough for one basic-auth header.
@@ -238,14 +284,17 @@ mod tests {
     #[test]
     fn headers_and_redaction() {
         let basic = Auth::basic("bot@acme.example", Secret::new("tok-123"));
-        let h = basic.header().unwrap();
+        let h = basic.header().unwrap().unwrap();
         assert!(h.is_sensitive());
         assert_eq!(
             h.to_str().unwrap(),
             "Basic Ym90QGFjbWUuZXhhbXBsZTp0b2stMTIz"
         );
         let pat = Auth::PersonalAccessToken(Secret::new("pat-xyz"));
-        assert_eq!(pat.header().unwrap().to_str().unwrap(), "Bearer pat-xyz");
+        assert_eq!(
+            pat.header().unwrap().unwrap().to_str().unwrap(),
+            "Bearer pat-xyz"
+        );
         let shown = format!(
             "{basic:?} {pat:?} {:?}",
             Auth::Bearer(Secret::new("oauth-abc"))

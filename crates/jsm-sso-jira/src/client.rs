@@ -46,7 +46,7 @@ struct Inner {
     site: Site,
     base: url::Url,
     auth: Auth,
-    auth_header: HeaderValue,
+    auth_header: Option<HeaderValue>,
     retry: RetryPolicy,
     sleeper: Arc<dyn Sleeper>,
     clock: Arc<dyn Clock>,
@@ -441,6 +441,8 @@ enum Attempt {
         unsent: bool,
     },
     Fail(Error),
+    /// 401 with refreshable credentials: try once more with a fresh token, at once.
+    Reauth(Error),
 }
 
 impl JiraClient {
@@ -480,6 +482,7 @@ impl JiraClient {
     pub(crate) async fn execute(&self, call: &Call) -> Result<http::Response<Vec<u8>>, Error> {
         let inner = &*self.inner;
         let mut retry = 0u32;
+        let mut reauthed = false;
         loop {
             if let Some(pacer) = &inner.pacer {
                 pacer.wait(&*inner.sleeper).await;
@@ -498,6 +501,12 @@ impl JiraClient {
             let (error, hint, unsent) = match outcome {
                 Attempt::Done(response) => return Ok(response),
                 Attempt::Fail(error) => return Err(error),
+                // A refused token changed nothing on the server: any call may go again.
+                Attempt::Reauth(error) if reauthed => return Err(error),
+                Attempt::Reauth(_) => {
+                    reauthed = true;
+                    continue;
+                }
                 Attempt::Retry {
                     error,
                     hint,
@@ -524,8 +533,11 @@ impl JiraClient {
 
     async fn attempt(&self, call: &Call) -> Attempt {
         let inner = &*self.inner;
-        let request = match self.request(call) {
-            Ok(r) => r,
+        let request = match self.authorization().await {
+            Ok(authorization) => match self.request(call, authorization) {
+                Ok(r) => r,
+                Err(e) => return Attempt::Fail(e),
+            },
             Err(e) => return Attempt::Fail(e),
         };
         let sent = {
@@ -565,6 +577,12 @@ impl JiraClient {
         }
         let hint = server_hint(response.headers(), inner.clock.now());
         let api = Box::new(api_error(call, &response));
+        if status == StatusCode::UNAUTHORIZED
+            && let Auth::OAuth(source) = &inner.auth
+        {
+            source.invalidate();
+            return Attempt::Reauth(Error::Unauthorized(api));
+        }
         match status {
             StatusCode::TOO_MANY_REQUESTS => {
                 inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
@@ -600,7 +618,25 @@ impl JiraClient {
         }
     }
 
-    fn request(&self, call: &Call) -> Result<http::Request<Vec<u8>>, Error> {
+    /// The `Authorization` value for the next attempt.
+    async fn authorization(&self) -> Result<HeaderValue, Error> {
+        if let Some(fixed) = &self.inner.auth_header {
+            return Ok(fixed.clone());
+        }
+        match &self.inner.auth {
+            Auth::OAuth(source) => {
+                let token = source.access_token().await?;
+                crate::auth::bearer_or_basic(&format!("Bearer {}", token.expose_secret()))
+            }
+            _ => Err(Error::Config("no credentials".into())),
+        }
+    }
+
+    fn request(
+        &self,
+        call: &Call,
+        authorization: HeaderValue,
+    ) -> Result<http::Request<Vec<u8>>, Error> {
         let mut url = self.inner.base.clone();
         {
             let mut segments = url.path_segments_mut().map_err(|()| {
@@ -616,7 +652,7 @@ impl JiraClient {
         let mut builder = http::Request::builder()
             .method(call.method.clone())
             .uri(url.as_str())
-            .header(header::AUTHORIZATION, self.inner.auth_header.clone())
+            .header(header::AUTHORIZATION, authorization)
             .header(header::ACCEPT, "application/json");
         if call.experimental {
             builder = builder.header(EXPERIMENTAL.0, EXPERIMENTAL.1);

@@ -464,3 +464,112 @@ async fn a_client_needs_a_transport_and_matching_credentials() {
         .unwrap_err();
     assert_eq!(e.code(), "jira.config.invalid");
 }
+
+/// Hands out `tok-1`, `tok-2`, ... moving on after each invalidation.
+#[derive(Debug, Default)]
+struct Rotating {
+    generation: AtomicUsize,
+    fetched: AtomicUsize,
+}
+
+#[async_trait]
+impl jsm_sso_jira::auth::TokenSource for Rotating {
+    async fn access_token(&self) -> Result<Secret, Error> {
+        self.fetched.fetch_add(1, Ordering::SeqCst);
+        Ok(Secret::new(format!(
+            "tok-{}",
+            self.generation.load(Ordering::SeqCst) + 1
+        )))
+    }
+
+    fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Accepts only `Bearer <accepted>`; 401 otherwise.
+#[derive(Debug)]
+struct Gate {
+    accepted: &'static str,
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl HttpClient for Gate {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, HttpError> {
+        let auth = request.headers()["authorization"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(request.headers()["authorization"].is_sensitive());
+        self.seen.lock().unwrap().push(auth.clone());
+        let ok = auth == format!("Bearer {}", self.accepted);
+        let (status, body) = if ok {
+            (200, r#"{"id":"1","name":"Acme"}"#)
+        } else {
+            (401, r#"{"errorMessage":"token expired"}"#)
+        };
+        Ok(http::Response::builder()
+            .status(status)
+            .body(body.as_bytes().to_vec())
+            .unwrap())
+    }
+}
+
+#[tokio::test]
+async fn oauth_token_sources_are_refreshed_once_after_a_401() {
+    let source = Arc::new(Rotating::default());
+    let gate = Arc::new(Gate {
+        accepted: "tok-2",
+        seen: std::sync::Mutex::new(Vec::new()),
+    });
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let client = JiraClient::builder(Site::oauth("cloud-1").unwrap(), Auth::OAuth(source.clone()))
+        .http(gate.clone())
+        .sleeper(sleeper.clone())
+        .build()
+        .unwrap();
+    // A POST too: a refused token means nothing happened.
+    assert_eq!(client.organization("1").await.unwrap().name, "Acme");
+    assert_eq!(*gate.seen.lock().unwrap(), ["Bearer tok-1", "Bearer tok-2"]);
+    assert!(sleeper.waits().is_empty(), "a refresh does not wait");
+    assert!(!format!("{client:?}").contains("tok-"));
+
+    // A token that keeps failing: one refresh, then the 401 is the answer.
+    let gate = Arc::new(Gate {
+        accepted: "never",
+        seen: std::sync::Mutex::new(Vec::new()),
+    });
+    let client = JiraClient::builder(
+        Site::oauth("cloud-1").unwrap(),
+        Auth::OAuth(Arc::new(Rotating::default())),
+    )
+    .http(gate.clone())
+    .build()
+    .unwrap();
+    let e = client.create_organization("New").await.unwrap_err();
+    assert_eq!(e.code(), "jira.unauthorized");
+    assert!(e.to_string().contains("token expired"), "{e}");
+    assert_eq!(gate.seen.lock().unwrap().len(), 2);
+
+    // Static credentials are not "refreshed": a 401 is final at once.
+    let gate = Arc::new(Gate {
+        accepted: "never",
+        seen: std::sync::Mutex::new(Vec::new()),
+    });
+    let client = JiraClient::builder(
+        Site::oauth("cloud-1").unwrap(),
+        Auth::Bearer(Secret::new("x")),
+    )
+    .http(gate.clone())
+    .build()
+    .unwrap();
+    assert_eq!(
+        client.organization("1").await.unwrap_err().code(),
+        "jira.unauthorized"
+    );
+    assert_eq!(gate.seen.lock().unwrap().len(), 1);
+}

@@ -434,10 +434,14 @@ impl<'s> Builder<'s> {
         }
         // Short segments (the text of most elements) are checked a word at a time.
         let (bracket, amp) = if bytes.len() < 64 {
-            (
-                any_special(bytes, b"]", false),
-                any_special(bytes, b"&", false),
-            )
+            if any_special(bytes, b"]&", false) {
+                (
+                    memchr::memchr(b']', bytes).is_some(),
+                    memchr::memchr(b'&', bytes).is_some(),
+                )
+            } else {
+                (false, false)
+            }
         } else {
             (
                 memchr::memchr(b']', bytes).is_some(),

@@ -111,10 +111,20 @@ pub(crate) fn any_special(bytes: &[u8], needles: &[u8], controls: bool) -> bool 
     if rest.is_empty() {
         return false;
     }
-    // Padded with spaces, which are neither a needle nor a control.
     let mut word = [b' '; 8];
-    for (slot, &b) in word.iter_mut().zip(rest) {
-        *slot = b;
+    match bytes
+        .len()
+        .checked_sub(8)
+        .and_then(|start| bytes.get(start..))
+    {
+        // The last eight bytes, overlapping words already checked.
+        Some(last) => word.copy_from_slice(last),
+        // Fewer than eight: padded with spaces, which are neither a needle nor a control.
+        None => {
+            for (slot, &b) in word.iter_mut().zip(rest) {
+                *slot = b;
+            }
+        }
     }
     word_has(u64::from_le_bytes(word), needles, controls)
 }

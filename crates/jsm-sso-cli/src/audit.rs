@@ -22,7 +22,7 @@ pub(crate) enum Command {
     ///
     /// Give rotated files oldest first. Exit 0 prints {"verified":true,"count":..,"head":..,
     /// "events":..,"checkpoints":..,"first_seq":..,"last_seq":..,"signatures":"verified"|
-    /// "unchecked","gaps":[[from,to],..]}; head is the hash of the last record, to publish or
+    /// "unchecked","gaps":[[from, to], ..]}; head is the hash of the last record, to publish or
     /// compare later. Exit 1 names the file and the first line that was altered, removed,
     /// reordered or truncated (codes audit.verify.*). Without --key, someone who rewrites
     /// the whole file can recompute the chain: only the signatures tell.

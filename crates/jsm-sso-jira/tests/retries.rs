@@ -573,3 +573,68 @@ async fn oauth_token_sources_are_refreshed_once_after_a_401() {
     );
     assert_eq!(gate.seen.lock().unwrap().len(), 1);
 }
+
+/// Records request lines and bodies; answers 204.
+#[derive(Debug, Default)]
+struct Bodies {
+    seen: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait]
+impl HttpClient for Bodies {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, HttpError> {
+        let line = format!("{} {}", request.method(), request.uri());
+        let body = String::from_utf8(request.body().clone()).unwrap();
+        self.seen.lock().unwrap().push((line, body));
+        Ok(http::Response::builder()
+            .status(204)
+            .body(Vec::new())
+            .unwrap())
+    }
+}
+
+#[tokio::test]
+async fn data_center_names_users_by_key() {
+    let bodies = Arc::new(Bodies::default());
+    let client = JiraClient::builder(
+        Site::data_center("https://jira.acme.example").unwrap(),
+        Auth::PersonalAccessToken(Secret::new("pat")),
+    )
+    .http(bodies.clone())
+    .build()
+    .unwrap();
+    client
+        .add_organization_members("3", &["JIRAUSER10100"])
+        .await
+        .unwrap();
+    client
+        .add_desk_customers("HELP", &["JIRAUSER10100"])
+        .await
+        .unwrap();
+    client
+        .set_user_property("JIRAUSER10100", "jsm-sso.fields", &serde_json::json!({}))
+        .await
+        .unwrap();
+    let seen = bodies.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            (
+                "POST https://jira.acme.example/rest/servicedeskapi/organization/3/user".to_owned(),
+                r#"{"usernames":["JIRAUSER10100"]}"#.to_owned()
+            ),
+            (
+                "POST https://jira.acme.example/rest/servicedeskapi/servicedesk/HELP/customer".to_owned(),
+                r#"{"usernames":["JIRAUSER10100"]}"#.to_owned()
+            ),
+            (
+                "PUT https://jira.acme.example/rest/api/2/user/properties/jsm-sso.fields?userKey=JIRAUSER10100"
+                    .to_owned(),
+                "{}".to_owned()
+            ),
+        ]
+    );
+}

@@ -62,14 +62,17 @@ fn covers(deny: &Rule, allow: &Rule) -> bool {
     idp && verified && domains && groups && attributes
 }
 
-/// The domain-pattern key under which deny rules are filed for the coverage check.
-fn key(p: &DomainPattern) -> String {
-    p.display()
+/// The key under which deny rules are filed for the coverage check: (wildcard, domain).
+fn key(p: &DomainPattern) -> (bool, &str) {
+    match p {
+        DomainPattern::Exact(d) => (false, d),
+        DomainPattern::SubdomainsOf(d) => (true, d),
+    }
 }
 
 fn shadowed(rules: &[Rule], spans: &[Option<Range<usize>>], ctx: &mut Ctx<'_>) {
     let mut broad = Vec::new();
-    let mut by_domain: HashMap<String, Vec<usize>> = HashMap::default();
+    let mut by_domain: HashMap<(bool, &str), Vec<usize>> = HashMap::default();
     for (i, rule) in rules.iter().enumerate() {
         if !rule.action.is_deny() {
             continue;
@@ -86,11 +89,13 @@ fn shadowed(rules: &[Rule], spans: &[Option<Range<usize>>], ctx: &mut Ctx<'_>) {
     if broad.is_empty() && by_domain.is_empty() {
         return;
     }
+    let mut candidates: Vec<usize> = Vec::new();
     for (i, allow) in rules.iter().enumerate() {
         if allow.action.is_deny() {
             continue;
         }
-        let mut candidates: Vec<usize> = broad.clone();
+        candidates.clear();
+        candidates.extend_from_slice(&broad);
         if let Some(first) = allow.domains.as_ref().and_then(|d| d.first()) {
             // A deny covering this allow must cover its first domain pattern: the pattern
             // itself, or a wildcard over one of its parents.
@@ -101,7 +106,7 @@ fn shadowed(rules: &[Rule], spans: &[Option<Range<usize>>], ctx: &mut Ctx<'_>) {
                 candidates.extend(list);
             }
             for parent in parents(root) {
-                if let Some(list) = by_domain.get(&format!("*.{parent}")) {
+                if let Some(list) = by_domain.get(&(true, parent)) {
                     candidates.extend(list);
                 }
             }

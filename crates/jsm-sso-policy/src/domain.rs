@@ -52,13 +52,19 @@ impl DomainPattern {
                 format!("email domain {text:?} is not a bare domain"),
             ));
         }
-        let ascii = match idna::domain_to_ascii_strict(rest) {
-            Ok(ascii) if !ascii.is_empty() => ascii,
-            _ => {
-                return Err((
-                    Problem::DomainInvalid,
-                    format!("email domain {text:?} is not a valid domain name"),
-                ));
+        let ascii = if is_plain_ldh(rest) {
+            // Already in normal form: lower-case ASCII letters, digits and hyphens, no
+            // Punycode label; UTS 46 would return it unchanged.
+            rest.to_owned()
+        } else {
+            match idna::domain_to_ascii_strict(rest) {
+                Ok(ascii) if !ascii.is_empty() => ascii,
+                _ => {
+                    return Err((
+                        Problem::DomainInvalid,
+                        format!("email domain {text:?} is not a valid domain name"),
+                    ));
+                }
             }
         };
         if wildcard && !ascii.contains('.') {
@@ -115,6 +121,27 @@ impl DomainPattern {
             Self::SubdomainsOf(d) => format!("*.{d}"),
         }
     }
+}
+
+/// A domain that needs no IDNA processing: labels of 1 to 63 lower-case ASCII letters,
+/// digits and inner hyphens, none starting with `xn--` (which must be checked as Punycode),
+/// at most 253 bytes in all, and a last label that is not all digits.
+fn is_plain_ldh(domain: &str) -> bool {
+    domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && !label.starts_with("xn--")
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        && domain
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `child` is a proper sub-domain of `parent` (label boundary, not a string suffix).
@@ -208,6 +235,30 @@ mod tests {
         assert!(!p("*.acme.com").covered_by(&p("acme.com")));
         assert!(p("*.acme.com").overlaps(&p("a.acme.com")));
         assert!(!p("acme.com").overlaps(&p("beta.com")));
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_idna() {
+        for d in [
+            "acme.com",
+            "a-b.c0.example",
+            "x.y.z.example.org",
+            "123.example",
+        ] {
+            assert!(is_plain_ldh(d), "{d}");
+            assert_eq!(idna::domain_to_ascii_strict(d).unwrap(), d);
+        }
+        for d in [
+            "xn--bcher-kva.example",
+            "-a.com",
+            "a-.com",
+            "a..com",
+            "1.2.3.4",
+            "bücher.de",
+        ] {
+            assert!(!is_plain_ldh(d), "{d}");
+        }
+        assert!(!is_plain_ldh(&format!("{}.com", "a".repeat(64))));
     }
 
     #[test]

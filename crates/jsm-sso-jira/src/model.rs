@@ -55,7 +55,7 @@ impl User {
 
 /// A JSM organization (`OrganizationDTO`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Organization {
     /// The id (a number, as text).
@@ -64,27 +64,31 @@ pub struct Organization {
     pub name: String,
     /// Whether SCIM in Atlassian Guard manages it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub scim_managed: Option<bool>,
 }
 
 /// A service desk (`ServiceDeskDTO`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ServiceDesk {
     /// The service desk id.
     pub id: String,
     /// The project id.
+    #[serde(default)]
     pub project_id: String,
     /// The project key.
+    #[serde(default)]
     pub project_key: String,
     /// The project name.
+    #[serde(default)]
     pub project_name: String,
 }
 
 /// A request type (`RequestTypeDTO`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RequestType {
     /// The id.
@@ -93,16 +97,21 @@ pub struct RequestType {
     pub name: String,
     /// The description.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub description: Option<String>,
     /// Help text shown on the portal.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub help_text: Option<String>,
     /// The service desk.
+    #[serde(default)]
     pub service_desk_id: String,
     /// The Jira issue type behind it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub issue_type_id: Option<String>,
     /// The groups it is shown in.
+    #[serde(default)]
     pub group_ids: Vec<String>,
 }
 
@@ -121,20 +130,25 @@ pub struct RequestTypeFields {
 
 /// One field of a request type (`RequestTypeFieldDTO`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RequestTypeField {
     /// The field id (`summary`, `customfield_10010`).
     pub field_id: String,
     /// The field's name on the portal.
+    #[serde(default)]
     pub name: String,
     /// Whether a value is required.
+    #[serde(default)]
     pub required: bool,
     /// Whether it is shown.
+    #[serde(default)]
     pub visible: Option<bool>,
     /// The Jira schema (`{"type": "string", "custom": ...}`).
+    #[serde(default)]
     pub jira_schema: Option<serde_json::Value>,
     /// Allowed values, for select fields.
+    #[serde(default)]
     pub valid_values: Vec<FieldValue>,
 }
 
@@ -212,7 +226,7 @@ impl NewRequest {
 
 /// A created customer request (the parts of `CustomerRequestDTO` callers use).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct CustomerRequest {
     /// The issue id.
@@ -220,11 +234,14 @@ pub struct CustomerRequest {
     /// The issue key (`HELP-12`).
     pub issue_key: String,
     /// The request type.
+    #[serde(default)]
     pub request_type_id: String,
     /// The service desk.
+    #[serde(default)]
     pub service_desk_id: String,
     /// The reporter (the customer it was raised for).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub reporter: Option<User>,
 }
 

@@ -13,6 +13,7 @@
 //! | [`directory`] | [`JsmDirectory`]: `CustomerDirectory` on JSM |
 //! | [`memory`] | [`MemoryJsm`](memory::MemoryJsm): a JSM site in memory, with injectable faults |
 //! | [`error`] | [`Error`] and its codes |
+//! | [`manual`] | design notes: what is retried and why, pacing, the in-memory site |
 //!
 //! # Features
 //!
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod client;
 pub mod directory;
 pub mod error;
+pub mod manual;
 pub mod memory;
 pub mod model;
 pub mod ops;

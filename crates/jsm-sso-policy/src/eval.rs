@@ -448,6 +448,7 @@ impl CompiledPolicy {
         organizations.sort_unstable();
         portals.sort_unstable();
         let grants = &mut evaluation.explanation.grants;
+        grants.reserve(organizations.len() + portals.len() + 2);
         for (list, output, out) in [
             (
                 &organizations,
@@ -490,7 +491,9 @@ impl CompiledPolicy {
         // Fields: the highest priority first, then file order; the first rule that can
         // fill a field in sets it.
         let mut by_priority = allows.to_vec();
-        by_priority.sort_by_key(|r| std::cmp::Reverse(r.priority));
+        if by_priority.len() > 1 {
+            by_priority.sort_by_key(|r| std::cmp::Reverse(r.priority));
+        }
         for rule in by_priority {
             let Action::Allow { fields, .. } = &rule.action else {
                 continue;

@@ -4,7 +4,12 @@
 //! and portals from the matched rules).
 //!
 //! `cargo run --release [SIZES...]` (default 100 1000 10000 100000).
-#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 #[path = "../../../crates/jsm-sso-policy/benches/support/mapping.rs"]
 mod mapping;
@@ -15,7 +20,7 @@ use std::hint::black_box;
 use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime};
 
-use cedar_policy::{Authorizer, Context, Decision, EntityUid, PolicySet, Request, Entities};
+use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request};
 use jsm_sso_core::VerifiedIdentity;
 use jsm_sso_core::identity::{Protocol, Subject};
 use jsm_sso_policy::{Format, load_str};
@@ -96,7 +101,11 @@ fn cedar_decide(
     let (mut orgs, mut portals) = (BTreeSet::new(), BTreeSet::new());
     if allow {
         for pid in response.diagnostics().reason() {
-            let i: usize = pid.to_string().trim_start_matches("policy").parse().unwrap();
+            let i: usize = pid
+                .to_string()
+                .trim_start_matches("policy")
+                .parse()
+                .unwrap();
             let (o, p) = grants(&rules[i]);
             orgs.extend(o.map(str::to_owned));
             portals.extend(p.map(str::to_owned));
@@ -106,12 +115,19 @@ fn cedar_decide(
 }
 
 fn identity(s: &mapping::SynthIdentity) -> VerifiedIdentity {
-    let mut id = VerifiedIdentity::new(s.idp.as_str(), Protocol::Oidc, Subject::new("s"), SystemTime::UNIX_EPOCH);
+    let mut id = VerifiedIdentity::new(
+        s.idp.as_str(),
+        Protocol::Oidc,
+        Subject::new("s"),
+        SystemTime::UNIX_EPOCH,
+    );
     id.email = Some(s.email.parse().unwrap());
     id.email_verified = true;
     id.groups.clone_from(&s.groups);
-    id.attributes.insert("department".into(), vec![s.department.clone()]);
-    id.attributes.insert("cost_center".into(), vec![s.cost_center.clone()]);
+    id.attributes
+        .insert("department".into(), vec![s.department.clone()]);
+    id.attributes
+        .insert("cost_center".into(), vec![s.cost_center.clone()]);
     id
 }
 
@@ -122,9 +138,18 @@ fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let sizes = if sizes.is_empty() { vec![100, 1000, 10_000, 100_000] } else { sizes };
-    println!("| rules | jsm-sso compile | cedar compile | jsm-sso decide p50 / p99 | cedar decide p50 / p99 | p50 ratio |");
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![100, 1000, 10_000, 100_000]
+    } else {
+        sizes
+    };
+    println!(
+        "| rules | jsm-sso compile | cedar compile | jsm-sso decide p50 / p99 | cedar decide p50 / p99 | p50 ratio |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         let rules = mapping::rules(n);
@@ -164,7 +189,12 @@ fn main() {
         let mut cedar_t = Vec::with_capacity(rounds_cedar);
         for i in 0..rounds_cedar {
             let t = Instant::now();
-            black_box(cedar_decide(&authorizer, &policies, &rules, &synth[i % synth.len()]));
+            black_box(cedar_decide(
+                &authorizer,
+                &policies,
+                &rules,
+                &synth[i % synth.len()],
+            ));
             cedar_t.push(t.elapsed());
         }
         let (o50, o99) = percentiles(ours_t);

@@ -226,12 +226,17 @@ impl IdTokenValidator {
                 kid: kid.to_owned(),
             });
         }
-        let allowed = self.allowed(keys);
-        if allowed.contains(&jwt.alg) {
+        let ok = match &self.algorithms {
+            Some(list) => {
+                list.contains(&jwt.alg) && (!jwt.alg.is_hmac() || self.hmac_secret.is_some())
+            }
+            None => keys.allows(jwt.alg),
+        };
+        if ok {
             Ok(())
         } else {
             Err(Error::AlgNotAllowed {
-                allowed: allowed.iter().map(ToString::to_string).collect(),
+                allowed: self.allowed(keys).iter().map(ToString::to_string).collect(),
                 actual: jwt.alg.to_string(),
             })
         }

@@ -137,10 +137,16 @@ impl KeySet {
     pub fn algorithms(&self) -> Vec<Algorithm> {
         let mut algs: Vec<Algorithm> = Algorithm::ASYMMETRIC
             .into_iter()
-            .filter(|a| self.keys.iter().any(|k| fits(k, *a).is_ok()))
+            .filter(|a| self.allows(*a))
             .collect();
         algs.dedup();
         algs
+    }
+
+    /// Whether some usable key can verify `alg`.
+    #[must_use]
+    pub fn allows(&self, alg: Algorithm) -> bool {
+        self.keys.iter().any(|k| fits(k, alg))
     }
 
     /// Whether a key with this `kid` is in the set, usable or not.
@@ -154,7 +160,7 @@ impl KeySet {
         match kid {
             Some(kid) => self.select_by_kid(alg, kid),
             None => {
-                let mut fitting = self.keys.iter().filter(|k| fits(k, alg).is_ok());
+                let mut fitting = self.keys.iter().filter(|k| fits(k, alg));
                 match (fitting.next(), fitting.next()) {
                     (Some(key), None) => Ok(&key.decoding),
                     (None, _) => Err(Error::NoKey {
@@ -174,15 +180,15 @@ impl KeySet {
         let mut mismatch = None;
         let mut found: Option<&Key> = None;
         for key in self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid)) {
-            match fits(key, alg) {
-                Ok(()) if found.is_some() => {
+            match (fits(key, alg), found) {
+                (true, Some(_)) => {
                     return Err(Error::AmbiguousKey {
                         alg: alg.to_string(),
                         candidates: 2,
                     });
                 }
-                Ok(()) => found = Some(key),
-                Err(reason) => mismatch = Some(reason),
+                (true, None) => found = Some(key),
+                (false, _) => mismatch = Some(misfit(key, alg)),
             }
         }
         if let Some(key) = found {
@@ -222,23 +228,24 @@ impl KeySet {
     }
 }
 
-/// Whether `key` can verify `alg`; if not, why.
-fn fits(key: &Key, alg: Algorithm) -> Result<(), String> {
-    if let Some(key_alg) = key.alg
-        && key_alg != alg
-    {
-        return Err(format!("the key is for {key_alg}"));
+/// Whether `key` can verify `alg` (no allocation: this runs for every token).
+fn fits(key: &Key, alg: Algorithm) -> bool {
+    if key.alg.is_some_and(|key_alg| key_alg != alg) {
+        return false;
     }
-    let ok = match key.shape {
+    match key.shape {
         Shape::Rsa { .. } => alg.is_rsa(),
         Shape::P256 => alg == Algorithm::ES256,
         Shape::P384 => alg == Algorithm::ES384,
         Shape::Ed25519 => alg == Algorithm::EdDSA,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("a {} key cannot verify {alg}", key.shape.name()))
+    }
+}
+
+/// Why `key` cannot verify `alg`, for the error message.
+fn misfit(key: &Key, alg: Algorithm) -> String {
+    match key.alg {
+        Some(key_alg) if key_alg != alg => format!("the key is for {key_alg}"),
+        _ => format!("a {} key cannot verify {alg}", key.shape.name()),
     }
 }
 

@@ -115,11 +115,28 @@ impl ProviderMetadata {
     ///
     /// HTTP errors, `oidc.http.status`, and those of [`Self::from_discovery`].
     pub async fn discover(http: &dyn HttpClient, issuer: &str) -> Result<Self, Error> {
-        let url = discovery_url(issuer);
-        let request = http::Request::get(&url)
+        Self::discover_at(http, &discovery_url(issuer), issuer).await
+    }
+
+    /// Fetches the discovery document at `url` and checks that its issuer is
+    /// `expected_issuer`: for providers whose document lives elsewhere than under the
+    /// issuer, such as Entra's multi-tenant
+    /// `https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration`,
+    /// whose issuer is the template `https://login.microsoftonline.com/{tenantid}/v2.0`.
+    ///
+    /// # Errors
+    ///
+    /// HTTP errors, `oidc.http.status`, and those of [`Self::from_discovery`].
+    pub async fn discover_at(
+        http: &dyn HttpClient,
+        url: &str,
+        expected_issuer: &str,
+    ) -> Result<Self, Error> {
+        let issuer = expected_issuer;
+        let request = http::Request::get(url)
             .header(http::header::ACCEPT, "application/json")
             .body(Vec::new())
-            .map_err(|e| Error::Config(format!("issuer {issuer:?}: {e}")))?;
+            .map_err(|e| Error::Config(format!("discovery url {url:?}: {e}")))?;
         let response = http.send(request).await?;
         if response.status() != http::StatusCode::OK {
             return Err(Error::HttpStatus {

@@ -660,3 +660,69 @@ async fn jwks_fetch_failures() {
     let keys = KeySet::from_json(op.with_issuer(|i| i.jwks()).to_string().as_bytes()).unwrap();
     assert_eq!(keys.len(), 1);
 }
+
+#[tokio::test]
+async fn entra_style_multi_tenant_issuer() {
+    let clock = clock();
+    let template = "https://login.test/{tenantid}/v2.0";
+    let tenant = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let op = op_at(template, &clock);
+    op.send_iss(false);
+    let tenant_iss = format!("https://login.test/{tenant}/v2.0");
+    let metadata = ProviderMetadata::discover_at(
+        &op,
+        "https://login.test/common/v2.0/.well-known/openid-configuration",
+        template,
+    )
+    .await
+    .unwrap();
+    let config = ProviderConfig::builder("entra")
+        .metadata(metadata)
+        .issuer(template)
+        .tenants([tenant])
+        .client_id(CLIENT)
+        .client_secret_basic(Secret::new("secret"))
+        .redirect_uri(REDIRECT)
+        .profile(Profile::Entra)
+        .build()
+        .unwrap();
+    let rp = rp(&op, &clock).with_provider(config);
+    let (iss, tid) = (tenant_iss.clone(), tenant.to_owned());
+    op.on_id_token(move |b| {
+        b.claim("iss", iss.clone())
+            .claim("tid", tid.clone())
+            .claim("roles", json!(["Portal.User"]))
+    });
+    let (callback, _) = sign_in(&rp, &op, "entra").await;
+    let identity = rp.finish(&callback, None).await.unwrap();
+    assert_eq!(identity.groups, ["Portal.User", "customers"]);
+    // Entra's email claim is not verified (no xms_edov).
+    assert!(!identity.email_verified);
+
+    op.on_id_token(|b| {
+        b.claim("iss", "https://login.test/other-tenant/v2.0")
+            .claim("tid", "other-tenant")
+    });
+    let (callback, _) = sign_in(&rp, &op, "entra").await;
+    assert_eq!(
+        code(rp.finish(&callback, None).await),
+        "oidc.id_token.tenant_not_allowed"
+    );
+    // Groups overage is reported, not silently dropped.
+    let (iss, tid) = (tenant_iss, tenant.to_owned());
+    op.on_id_token(move |b| {
+        b.claim("iss", iss.clone())
+            .claim("tid", tid.clone())
+            .without("groups")
+            .claim("_claim_names", json!({"groups": "src1"}))
+            .claim(
+                "_claim_sources",
+                json!({"src1": {"endpoint": "https://graph.test/v1.0/users/x/getMemberObjects"}}),
+            )
+    });
+    let (callback, _) = sign_in(&rp, &op, "entra").await;
+    assert_eq!(
+        code(rp.finish(&callback, None).await),
+        "oidc.claims.groups_overage"
+    );
+}

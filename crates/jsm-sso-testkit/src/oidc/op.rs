@@ -274,7 +274,9 @@ impl TestOp {
         Ok(back.into())
     }
 
-    /// Serves one request to the discovery, JWKS, token or userinfo endpoint.
+    /// Serves one request to the discovery, JWKS, token or userinfo endpoint (paths under
+    /// the issuer URL: `/.well-known/openid-configuration`, `/jwks`, `/token`,
+    /// `/userinfo`).
     #[must_use]
     pub fn handle(&self, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         let issuer_path = {
@@ -284,10 +286,17 @@ impl TestOp {
                 .unwrap_or_default()
         };
         let path = request.uri().path();
-        let local = path
-            .strip_prefix(issuer_path.as_str())
-            .unwrap_or(path)
-            .to_owned();
+        // Under the issuer's path; a request elsewhere (a multi-tenant provider's
+        // `/common/v2.0/...` discovery URL) is routed by its endpoint name.
+        let local = match path.strip_prefix(issuer_path.as_str()) {
+            Some(local) => local.to_owned(),
+            None if path.ends_with("/.well-known/openid-configuration") => {
+                "/.well-known/openid-configuration".to_owned()
+            }
+            None => path
+                .rsplit_once('/')
+                .map_or_else(|| path.to_owned(), |(_, last)| format!("/{last}")),
+        };
         *self.lock().hits.entry(local.clone()).or_insert(0) += 1;
         match (request.method().as_str(), local.as_str()) {
             ("GET", "/.well-known/openid-configuration") => {

@@ -579,3 +579,109 @@ impl CompiledPolicy {
         warnings
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Format, load_str};
+    use jsm_sso_core::identity::{Protocol, Subject};
+    use std::fmt::Write as _;
+
+    /// A tiny deterministic generator (xorshift), so the test needs no extra crate.
+    struct Gen(u64);
+
+    impl Gen {
+        fn pick(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    const DOMAINS: [&str; 5] = ["a.com", "b.a.com", "c.b.a.com", "x.org", "y.x.org"];
+    const IDPS: [&str; 3] = ["okta", "entra", "google"];
+    const GROUPS: [&str; 5] = ["g1", "g2", "g3", "staff", "admins"];
+    const VALUES: [&str; 4] = ["v1", "v2", "v3", "v4"];
+
+    /// Index lookups must find every rule whose conditions hold: the candidates are a
+    /// superset of the rules a brute-force scan matches, on many random policies.
+    #[test]
+    fn candidates_include_every_matching_rule() {
+        let mut g = Gen(0x1234_5678_9abc_def1);
+        let mut loaded = 0;
+        for round in 0..20 {
+            let mut text = String::from("version = 1\n[portals]\n\"1\" = \"P\"\n");
+            for i in 0..60 {
+                let _ = write!(text, "[[rule]]\nname = \"r{i}\"\nportals = [\"1\"]\n");
+                let kind = g.pick(6);
+                if kind == 0 || g.pick(4) == 0 {
+                    let d = DOMAINS[g.pick(DOMAINS.len())];
+                    let star = if g.pick(2) == 0 { "*." } else { "" };
+                    let _ = writeln!(text, "email_domain = [\"{star}{d}\"]");
+                }
+                if kind == 1 || g.pick(3) == 0 {
+                    let _ = writeln!(text, "idp = [\"{}\"]", IDPS[g.pick(IDPS.len())]);
+                }
+                if kind == 2 || g.pick(3) == 0 {
+                    let group = if g.pick(3) == 0 {
+                        "g*".to_owned()
+                    } else {
+                        GROUPS[g.pick(GROUPS.len())].to_owned()
+                    };
+                    let _ = writeln!(text, "group = [\"{group}\"]");
+                }
+                if kind == 3 || g.pick(3) == 0 {
+                    let v = if g.pick(3) == 0 {
+                        "/v[12]/"
+                    } else {
+                        VALUES[g.pick(VALUES.len())]
+                    };
+                    let _ = writeln!(text, "attribute = {{ dept = [\"{v}\"] }}");
+                }
+                if g.pick(5) == 0 {
+                    let _ = writeln!(text, "email_verified = true");
+                }
+            }
+            let policy = match load_str(&text, Format::Toml, "random.toml") {
+                Ok(p) => p,
+                // Random rules can conflict or be unreachable; those policies are skipped.
+                Err(_) => continue,
+            };
+            loaded += 1;
+            for _ in 0..50 {
+                let mut id = VerifiedIdentity::new(
+                    IDPS[g.pick(IDPS.len())],
+                    Protocol::Oidc,
+                    Subject::new("s"),
+                    std::time::SystemTime::UNIX_EPOCH,
+                );
+                let local = if g.pick(2) == 0 { "u" } else { "v" };
+                id.email = Some(
+                    format!("{local}@{}", DOMAINS[g.pick(DOMAINS.len())])
+                        .parse()
+                        .unwrap(),
+                );
+                id.email_verified = g.pick(4) != 0;
+                for _ in 0..g.pick(3) {
+                    id.groups.push(GROUPS[g.pick(GROUPS.len())].to_owned());
+                }
+                if g.pick(2) == 0 {
+                    id.attributes
+                        .insert("dept".into(), vec![VALUES[g.pick(VALUES.len())].to_owned()]);
+                }
+                let candidates = policy.candidates(&id);
+                for (i, rule) in policy.rules.iter().enumerate() {
+                    if check(rule, &id).is_ok() {
+                        assert!(
+                            candidates.contains(&(i as RuleId)),
+                            "round {round}: rule {} matches but is no candidate",
+                            rule.name
+                        );
+                    }
+                }
+            }
+        }
+        assert!(loaded >= 10, "only {loaded} random policies loaded");
+    }
+}

@@ -116,24 +116,28 @@ pub(crate) struct KeyIndex {
 }
 
 impl KeyIndex {
-    fn build(entries: StdHashMap<u64, Vec<RuleId>, BuildHasherDefault<PreHashed>>) -> Self {
-        let mut index = Self {
-            map: StdHashMap::with_capacity_and_hasher(entries.len(), BuildHasherDefault::default()),
-            arena: Vec::new(),
-        };
-        for (k, ids) in entries {
-            let slot = match ids.as_slice() {
-                [one] => Slot::One(*one),
-                many => {
-                    let start = u32::try_from(index.arena.len()).unwrap_or(u32::MAX);
-                    index.arena.extend_from_slice(many);
-                    Slot::Many {
-                        start,
-                        len: u32::try_from(many.len()).unwrap_or(u32::MAX),
-                    }
+    /// From (key, rule) pairs in any order: sorted, deduplicated, grouped by key.
+    fn build(mut pairs: Vec<(u64, RuleId)>) -> Self {
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut index = Self::default();
+        index.map.reserve(pairs.len());
+        let mut rest = pairs.as_slice();
+        while let Some(&(k, first)) = rest.first() {
+            let n = rest.iter().take_while(|(key, _)| *key == k).count();
+            let (run, tail) = rest.split_at(n);
+            let slot = if n == 1 {
+                Slot::One(first)
+            } else {
+                let start = u32::try_from(index.arena.len()).unwrap_or(u32::MAX);
+                index.arena.extend(run.iter().map(|&(_, id)| id));
+                Slot::Many {
+                    start,
+                    len: u32::try_from(n).unwrap_or(u32::MAX),
                 }
             };
             index.map.insert(k, slot);
+            rest = tail;
         }
         index
     }
@@ -157,16 +161,13 @@ impl KeyIndex {
     }
 }
 
-/// Collects `key -> ids` while the index is built.
+/// Collects `(key, rule)` pairs while the index is built.
 #[derive(Default)]
-struct Builder(StdHashMap<u64, Vec<RuleId>, BuildHasherDefault<PreHashed>>);
+struct Builder(Vec<(u64, RuleId)>);
 
 impl Builder {
     fn add(&mut self, key: u64, id: RuleId) {
-        let list = self.0.entry(key).or_default();
-        if list.last() != Some(&id) {
-            list.push(id);
-        }
+        self.0.push((key, id));
     }
 }
 

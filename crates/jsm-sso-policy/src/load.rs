@@ -328,22 +328,15 @@ fn build(file: &PolicyFile, text: &str, origin: &str, ctx: &mut Ctx<'_>) -> Opti
             format!("{n} rules have no idp, email_domain, exact group or exact attribute condition and are checked on every decision"),
         );
     }
-    let mut attributes_used: Vec<Box<str>> = rules
-        .iter()
-        .flat_map(|r| {
-            let conditions = r.attributes.iter().map(|a| a.name.clone());
-            let templates: Vec<Box<str>> = match &r.action {
-                Action::Allow { fields, .. } => fields
-                    .iter()
-                    .flat_map(|(_, t)| t.attributes().map(Into::into))
-                    .collect(),
-                Action::Deny { .. } => Vec::new(),
-            };
-            conditions.chain(templates)
-        })
-        .collect();
-    attributes_used.sort_unstable();
-    attributes_used.dedup();
+    // Borrowed while collecting: one allocation per distinct name, not per use.
+    let mut used: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for r in &rules {
+        used.extend(r.attributes.iter().map(|a| &*a.name));
+        if let Action::Allow { fields, .. } = &r.action {
+            used.extend(fields.iter().flat_map(|(_, t)| t.attributes()));
+        }
+    }
+    let attributes_used: Vec<Box<str>> = used.into_iter().map(Into::into).collect();
     let uses_groups = rules.iter().any(|r| r.groups.is_some());
     let uses_domains = rules.iter().any(|r| r.domains.is_some());
     Some(CompiledPolicy {

@@ -29,7 +29,7 @@ use jsm_sso_core::transport::{HttpError, ReqwestHttpClient};
 use jsm_sso_core::{Clock, HttpClient, Secret, VerifiedIdentity};
 use jsm_sso_oidc::{
     AuthorizationOptions, Callback, CodedError, Error, ProviderConfig, ProviderMetadata,
-    RelyingParty,
+    RelyingParty, ResponseMode,
 };
 
 const REDIRECT: &str = "http://127.0.0.1:1/callback";
@@ -164,12 +164,17 @@ impl Browser {
         response
     }
 
-    /// Follows the authorization URL through login and consent until the OP redirects to
-    /// the relying party; returns that redirect.
-    async fn authorize(&mut self, op: &str, url: &str, user: &str) -> String {
+    /// Follows the authorization URL through login and consent until the OP sends the
+    /// browser back to the relying party: a redirect (query response mode) or an
+    /// auto-submitting form (form_post); returns the authorization response.
+    async fn authorize(&mut self, op: &str, url: &str, user: &str) -> Callback {
         let mut response = self.request("GET", url, None).await;
         loop {
             let status = response.status();
+            let body = String::from_utf8_lossy(response.body()).into_owned();
+            if status.is_success() && body.contains(&format!("action=\"{REDIRECT}\"")) {
+                return Callback::parse(form_post_inputs(&body).as_bytes()).unwrap();
+            }
             assert!(
                 status.is_redirection(),
                 "status {status}: {}",
@@ -185,7 +190,7 @@ impl Browser {
                 location
             };
             if next.starts_with(REDIRECT) {
-                return next;
+                return Callback::from_url(&next).unwrap();
             }
             if next.contains("/interaction/") {
                 let page = self.request("GET", &next, None).await;
@@ -203,6 +208,25 @@ impl Browser {
             }
         }
     }
+}
+
+/// The hidden inputs of a form_post page, form-encoded.
+fn form_post_inputs(html: &str) -> String {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for input in html.split("<input type=\"hidden\" ").skip(1) {
+        let attr = |name: &str| {
+            let start = input.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            let len = input[start..].find('"').unwrap();
+            input[start..start + len]
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        };
+        form.append_pair(&attr("name"), &attr("value"));
+    }
+    form.finish()
 }
 
 struct Setup {
@@ -234,6 +258,16 @@ async fn setup(op: &str) -> Setup {
             .unwrap();
         rp = rp.with_provider(config);
     }
+    let form_post = ProviderConfig::builder("rs256-form-post")
+        .metadata(metadata)
+        .client_id("jsm-rs256")
+        .client_secret_basic(Secret::new("jsm-secret"))
+        .redirect_uri(REDIRECT)
+        .scopes(["openid", "email", "groups"])
+        .response_mode(ResponseMode::FormPost)
+        .build()
+        .unwrap();
+    rp = rp.with_provider(form_post);
     Setup {
         op: op.to_owned(),
         http,
@@ -246,8 +280,7 @@ async fn sign_in(s: &Setup, idp: &str, user: &str) -> Result<VerifiedIdentity, E
     let request =
         s.rp.begin(&IdpId::from(idp), &AuthorizationOptions::default())
             .await?;
-    let redirect = Browser::new().authorize(&s.op, &request.url, user).await;
-    let callback = Callback::from_url(&redirect)?;
+    let callback = Browser::new().authorize(&s.op, &request.url, user).await;
     assert_eq!(callback.iss.as_deref(), Some(s.op.as_str()), "RFC 9207 iss");
     s.rp.finish(&callback, Some(&IdpId::from(idp))).await
 }
@@ -285,6 +318,16 @@ async fn authorization_code_flow_with_each_algorithm() {
 }
 
 #[tokio::test]
+async fn form_post_response_mode() {
+    let Some(op) = op_url() else { return };
+    let _shared = OP_KEYS.read().await;
+    let s = setup(&op).await;
+    let identity = sign_in(&s, "rs256-form-post", "alice").await.unwrap();
+    assert_eq!(identity.subject.value, "alice");
+    assert_eq!(identity.groups, ["customers", "gold"]);
+}
+
+#[tokio::test]
 async fn the_op_refuses_a_request_without_pkce() {
     let Some(op) = op_url() else { return };
     let _shared = OP_KEYS.read().await;
@@ -300,11 +343,8 @@ async fn the_op_refuses_a_request_without_pkce() {
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     url.query_pairs_mut().clear().extend_pairs(kept);
-    let redirect = Browser::new().authorize(&op, url.as_str(), "alice").await;
-    let err =
-        s.rp.finish(&Callback::from_url(&redirect).unwrap(), None)
-            .await
-            .unwrap_err();
+    let callback = Browser::new().authorize(&op, url.as_str(), "alice").await;
+    let err = s.rp.finish(&callback, None).await.unwrap_err();
     assert_eq!(err.code(), "oidc.authorization.invalid_request", "{err}");
 }
 
@@ -317,8 +357,7 @@ async fn a_replayed_callback_is_refused() {
         s.rp.begin(&IdpId::from("es256"), &AuthorizationOptions::default())
             .await
             .unwrap();
-    let redirect = Browser::new().authorize(&op, &request.url, "alice").await;
-    let callback = Callback::from_url(&redirect).unwrap();
+    let callback = Browser::new().authorize(&op, &request.url, "alice").await;
     s.rp.finish(&callback, None).await.unwrap();
     assert_eq!(
         s.rp.finish(&callback, None).await.unwrap_err().code(),

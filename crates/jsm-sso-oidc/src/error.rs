@@ -32,7 +32,7 @@ pub enum Error {
     /// An endpoint answered with an unexpected HTTP status.
     #[error("{endpoint} endpoint answered http {status}")]
     HttpStatus {
-        /// Which endpoint: `discovery`, `jwks`, `token` or `userinfo`.
+        /// Which endpoint: `discovery`, `jwks`, `token`, `userinfo` or `graph`.
         endpoint: &'static str,
         /// The status code.
         status: u16,
@@ -347,6 +347,9 @@ pub enum Error {
     /// Entra sent a groups-overage reference instead of the groups.
     #[error("the provider sent a groups overage reference instead of the user's groups")]
     GroupsOverage,
+    /// Microsoft Graph's `getMemberObjects` answer is not `{"value": [ids]}`.
+    #[error("graph group lookup answer is malformed: {0}")]
+    GraphMalformed(String),
     /// A configured claim path (plain OAuth 2.0) is not in the userinfo response.
     #[error("userinfo has no {path} (configured claim path)")]
     ClaimPathMissing {
@@ -447,6 +450,7 @@ impl CodedError for Error {
             Self::UserinfoMalformed(_) => "oidc.userinfo.malformed",
             Self::UserinfoSubject { .. } => "oidc.userinfo.sub_mismatch",
             Self::GroupsOverage => "oidc.claims.groups_overage",
+            Self::GraphMalformed(_) => "oidc.claims.graph_malformed",
             Self::ClaimPathMissing { .. } => "oidc.claims.path_missing",
             Self::EmailInvalid { .. } => "oidc.claims.email_invalid",
         }
@@ -565,7 +569,10 @@ impl CodedError for Error {
                 "the userinfo response belongs to another user; check the access token and endpoint"
             }
             Self::GroupsOverage => {
-                "the user is in too many groups for the token; configure group filtering (groups assigned to the application) at the provider"
+                "the user is in too many groups for the token; configure group filtering (groups assigned to the application) at the provider, or a graph groups endpoint here"
+            }
+            Self::GraphMalformed(_) => {
+                "check the graph groups endpoint (normally https://graph.microsoft.com/v1.0/me/getMemberObjects)"
             }
             Self::ClaimPathMissing { .. } => {
                 "fix the claim path, or grant the scope that returns it"

@@ -470,6 +470,33 @@ impl Provider {
         })
     }
 
+    /// Asks Microsoft Graph (`getMemberObjects`) for the user's group ids.
+    async fn graph_groups(&self, endpoint: &str, access_token: &str) -> Result<Vec<String>, Error> {
+        let request = http::Request::post(endpoint)
+            .header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {access_token}"),
+            )
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::ACCEPT, "application/json")
+            .body(br#"{"securityEnabledOnly":false}"#.to_vec())
+            .map_err(|e| Error::Config(format!("graph_groups_endpoint: {e}")))?;
+        let response = self.http.send(request).await?;
+        if response.status() != http::StatusCode::OK {
+            return Err(Error::HttpStatus {
+                endpoint: "graph",
+                status: response.status().as_u16(),
+            });
+        }
+        #[derive(serde::Deserialize)]
+        struct Objects {
+            value: Vec<String>,
+        }
+        let objects: Objects = serde_json::from_slice(response.body())
+            .map_err(|e| Error::GraphMalformed(e.to_string()))?;
+        Ok(objects.value)
+    }
+
     /// Calls the userinfo endpoint with the access token.
     ///
     /// # Errors
@@ -738,14 +765,29 @@ impl RelyingParty {
             merge_userinfo(&mut claims, &token.subject, info)?;
         }
         let authn = from_unix(token.auth_time.unwrap_or(token.issued_at));
-        let mut identity = identity(
-            &config.idp,
-            Protocol::Oidc,
-            &config.profile,
-            token.subject,
-            &claims,
-            authn,
-        )?;
+        let build = |claims: &Map<String, Value>| {
+            identity(
+                &config.idp,
+                Protocol::Oidc,
+                &config.profile,
+                token.subject.clone(),
+                claims,
+                authn,
+            )
+        };
+        let mut identity = match (build(&claims), &config.graph_groups) {
+            (Err(Error::GroupsOverage), Some(endpoint)) => {
+                let groups = provider
+                    .graph_groups(endpoint, &tokens.access_token)
+                    .await?;
+                for name in ["_claim_names", "_claim_sources", "hasgroups"] {
+                    claims.remove(name);
+                }
+                claims.insert("groups".into(), Value::from(groups));
+                build(&claims)?
+            }
+            (built, _) => built?,
+        };
         identity.session_expiry = None;
         Ok(identity)
     }

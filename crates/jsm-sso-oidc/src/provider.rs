@@ -221,6 +221,7 @@ pub struct ProviderConfig {
     pub(crate) profile: Profile,
     pub(crate) oauth2: Option<OAuth2Claims>,
     pub(crate) fetch_userinfo: bool,
+    pub(crate) graph_groups: Option<String>,
     pub(crate) validator: IdTokenValidator,
 }
 
@@ -245,6 +246,7 @@ impl ProviderConfig {
             tenants: Vec::new(),
             oauth2: None,
             fetch_userinfo: false,
+            graph_groups: None,
         }
     }
 
@@ -314,6 +316,7 @@ pub struct ProviderConfigBuilder {
     tenants: Vec<String>,
     oauth2: Option<OAuth2Claims>,
     fetch_userinfo: bool,
+    graph_groups: Option<String>,
 }
 
 impl ProviderConfigBuilder {
@@ -431,6 +434,17 @@ impl ProviderConfigBuilder {
         self
     }
 
+    /// Entra groups overage: when a token says the user is in more groups than it carries
+    /// (`_claim_names.groups` / `hasgroups`), ask Microsoft Graph for them instead of
+    /// failing with `oidc.claims.groups_overage`: `POST {endpoint}` with the access token
+    /// and `{"securityEnabledOnly": false}`, reading the group ids from `value`. The
+    /// endpoint is normally `https://graph.microsoft.com/v1.0/me/getMemberObjects`, and the
+    /// access token must be for Graph (request `GroupMember.Read.All` in the scopes).
+    pub fn graph_groups_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.graph_groups = Some(endpoint.into());
+        self
+    }
+
     /// Checks and builds the configuration.
     ///
     /// # Errors
@@ -456,6 +470,7 @@ impl ProviderConfigBuilder {
             ("token_endpoint", metadata.token_endpoint.as_deref()),
             ("userinfo_endpoint", metadata.userinfo_endpoint.as_deref()),
             ("jwks_uri", metadata.jwks_uri.as_deref()),
+            ("graph_groups_endpoint", self.graph_groups.as_deref()),
         ] {
             if let Some(url) = url
                 && url::Url::parse(url).is_err()
@@ -540,6 +555,7 @@ impl ProviderConfigBuilder {
             profile: self.profile,
             oauth2: self.oauth2,
             fetch_userinfo: self.fetch_userinfo,
+            graph_groups: self.graph_groups,
             validator,
         })
     }

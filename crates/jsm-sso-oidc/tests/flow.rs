@@ -726,3 +726,52 @@ async fn entra_style_multi_tenant_issuer() {
         "oidc.claims.groups_overage"
     );
 }
+
+#[tokio::test]
+async fn entra_groups_overage_resolved_through_graph() {
+    let clock = clock();
+    let op = op_at(ISS, &clock);
+    let mut user = TestUser::alice();
+    user.graph_groups = vec!["0a1b-group".into(), "2c3d-group".into()];
+    op.set_user(user);
+    let overage = |b: jsm_sso_testkit::oidc::IdTokenBuilder| {
+        b.without("groups")
+            .claim("_claim_names", json!({"groups": "src1"}))
+            .claim(
+                "_claim_sources",
+                json!({"src1": {"endpoint": "https://graph.test/x"}}),
+            )
+    };
+    op.on_id_token(overage);
+    let graph = "https://graph.test/v1.0/me/getMemberObjects";
+    let config = config(&op, ISS)
+        .await
+        .profile(Profile::Entra)
+        .graph_groups_endpoint(graph)
+        .build()
+        .unwrap();
+    let rp = rp(&op, &clock).with_provider(config);
+    let (callback, _) = sign_in(&rp, &op, "op").await;
+    let identity = rp.finish(&callback, None).await.unwrap();
+    assert_eq!(identity.groups, ["0a1b-group", "2c3d-group"]);
+    assert_eq!(op.hits("/v1.0/me/getMemberObjects"), 1);
+
+    // A Graph endpoint that answers something else is a clear error.
+    let config = config_with_graph(&op, "https://graph.test/v1.0/me/jwks").await;
+    let rp2 = rp_for(&op, &clock, config);
+    let (callback, _) = sign_in(&rp2, &op, "op").await;
+    assert_eq!(code(rp2.finish(&callback, None).await), "oidc.http.status");
+}
+
+async fn config_with_graph(op: &TestOp, graph: &str) -> ProviderConfig {
+    config(op, ISS)
+        .await
+        .profile(Profile::Entra)
+        .graph_groups_endpoint(graph)
+        .build()
+        .unwrap()
+}
+
+fn rp_for(op: &TestOp, clock: &Arc<FixedClock>, config: ProviderConfig) -> RelyingParty {
+    rp(op, clock).with_provider(config)
+}

@@ -21,6 +21,9 @@ pub struct TestUser {
     pub claims: Map<String, Value>,
     /// Claims only userinfo returns.
     pub userinfo_only: Map<String, Value>,
+    /// Group ids a Microsoft Graph `getMemberObjects` call returns (`POST
+    /// .../getMemberObjects` with the access token), for groups-overage tests.
+    pub graph_groups: Vec<String>,
 }
 
 impl TestUser {
@@ -36,6 +39,7 @@ impl TestUser {
             sub: "alice".into(),
             claims,
             userinfo_only: Map::new(),
+            graph_groups: Vec::new(),
         }
     }
 }
@@ -312,6 +316,7 @@ impl TestOp {
             }
             ("POST", "/token") => self.token(request),
             ("GET" | "POST", "/userinfo") => self.userinfo(request),
+            ("POST", p) if p.ends_with("/getMemberObjects") => self.member_objects(request),
             _ => json_response(404, &json!({"error": "not_found"}), None),
         }
     }
@@ -430,6 +435,23 @@ impl TestOp {
             }),
             None,
         )
+    }
+
+    fn member_objects(&self, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+        let state = self.lock();
+        let token = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !token.is_some_and(|t| state.access_tokens.contains_key(t)) {
+            return json_response(
+                401,
+                &json!({"error": {"code": "InvalidAuthenticationToken"}}),
+                None,
+            );
+        }
+        json_response(200, &json!({ "value": state.user.graph_groups }), None)
     }
 
     fn userinfo(&self, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {

@@ -45,6 +45,12 @@ pub enum Error {
     /// The JWKS document is not a JSON object with a `keys` array, or is too large.
     #[error("jwks is malformed: {0}")]
     JwksMalformed(String),
+    /// The JWKS could not be fetched a moment ago and no keys are held; the next try waits.
+    #[error("the provider's jwks is unavailable (last fetch failed), next try in {retry_in} s")]
+    JwksUnavailable {
+        /// Seconds until the next fetch is tried.
+        retry_in: u64,
+    },
     /// No key in the JWKS has the token's `kid` (after the one allowed refetch).
     #[error("no key with kid {kid:?} in the provider's jwks")]
     UnknownKid {
@@ -404,6 +410,7 @@ impl CodedError for Error {
             Self::Http(e) => e.code(),
             Self::JwksMalformed(_) => "oidc.jwks.malformed",
             Self::UnknownKid { .. } => "oidc.jwks.unknown_kid",
+            Self::JwksUnavailable { .. } => "oidc.jwks.unavailable",
             Self::AmbiguousKey { .. } => "oidc.jwks.ambiguous_key",
             Self::NoKey { .. } => "oidc.jwks.no_key",
             Self::KeyMismatch { .. } => "oidc.jwks.key_mismatch",
@@ -468,6 +475,9 @@ impl CodedError for Error {
             Self::HttpStatus { .. } => "check the endpoint URL and that the provider is up",
             Self::Http(e) => e.hint(),
             Self::JwksMalformed(_) => "check the jwks_uri: it must serve a JSON Web Key Set",
+            Self::JwksUnavailable { .. } => {
+                "the provider's jwks_uri failed; check that it is reachable (the error before this one says how it failed)"
+            }
             Self::UnknownKid { .. } => {
                 "the provider signed with a key it does not publish (yet); if it just rotated keys, retry after a minute"
             }

@@ -16,6 +16,9 @@ pub const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10 * 60);
 /// The longest keys are kept, whatever `max-age` says (so a rotation is seen within a day).
 pub const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// With no keys held, how long after a failed fetch the next one is tried: tokens arriving
+/// meanwhile fail at once with `oidc.jwks.unavailable` instead of each fetching.
+pub const FAILED_FETCH_BACKOFF: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Default)]
 struct State {
@@ -34,7 +37,8 @@ struct State {
 /// - Concurrent callers share a fetch: fetching is serialised per provider.
 /// - When a refresh fails and keys are still held, the old keys stay in use until a
 ///   refresh succeeds (an unreachable provider does not lock every user out at once);
-///   with no keys at all, the fetch error is returned.
+///   with no keys at all, the fetch error is returned, and for [`FAILED_FETCH_BACKOFF`]
+///   after it `oidc.jwks.unavailable` without another fetch.
 pub struct JwksCache {
     uri: String,
     http: Arc<dyn HttpClient>,
@@ -109,10 +113,28 @@ impl JwksCache {
                 return Ok(keys.clone());
             }
         }
+        if let Some(retry_in) = self.backing_off() {
+            return Err(Error::JwksUnavailable {
+                retry_in: retry_in.as_secs().max(1),
+            });
+        }
         match self.fetch().await {
             Ok(keys) => Ok(keys),
             Err(e) => self.state().keys.clone().ok_or(e),
         }
+    }
+
+    /// With no keys held and a fetch less than [`FAILED_FETCH_BACKOFF`] ago (which failed,
+    /// or keys would be held), the time until the next try.
+    fn backing_off(&self) -> Option<Duration> {
+        let state = self.state();
+        if state.keys.is_some() {
+            return None;
+        }
+        let since = self.clock.now().duration_since(state.last_fetch?).ok()?;
+        FAILED_FETCH_BACKOFF
+            .checked_sub(since)
+            .filter(|d| !d.is_zero())
     }
 
     /// The keys after a token named `kid` that the held set lacks: refetched once if the

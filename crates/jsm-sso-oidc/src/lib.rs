@@ -26,7 +26,7 @@ pub use id_token::{
 };
 pub use jsm_sso_core::CodedError;
 pub use jwks::{KeySet, MAX_JWKS_BYTES, MAX_KEYS, MIN_RSA_BITS};
-pub use jwks_cache::{DEFAULT_TTL, JwksCache, MAX_TTL, MIN_REFETCH_INTERVAL};
+pub use jwks_cache::{DEFAULT_TTL, FAILED_FETCH_BACKOFF, JwksCache, MAX_TTL, MIN_REFETCH_INTERVAL};
 pub use jwt::{MAX_TOKEN_BYTES, UnverifiedJwt};
 pub use provider::{
     ClientAuth, MAX_DISCOVERY_BYTES, OAuth2Claims, ProviderConfig, ProviderConfigBuilder,

@@ -656,6 +656,19 @@ async fn jwks_fetch_failures() {
         clock.clone(),
     );
     assert_eq!(code(cache.keys().await), "oidc.http.status");
+    assert_eq!(op.hits("/missing"), 1);
+    // No keys held: tokens arriving right after a failed fetch do not fetch again.
+    for _ in 0..50 {
+        assert_eq!(code(cache.keys().await), "oidc.jwks.unavailable");
+        assert_eq!(
+            code(cache.keys_with_kid("made-up").await),
+            "oidc.jwks.unavailable"
+        );
+    }
+    assert_eq!(op.hits("/missing"), 1);
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(code(cache.keys().await), "oidc.http.status");
+    assert_eq!(op.hits("/missing"), 2);
     op.with_issuer(|i| i.publish_raw(json!({"kty": "RSA"})));
     let keys = KeySet::from_json(op.with_issuer(|i| i.jwks()).to_string().as_bytes()).unwrap();
     assert_eq!(keys.len(), 1);

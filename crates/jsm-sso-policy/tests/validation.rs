@@ -406,3 +406,37 @@ fn the_committed_json_schema_is_up_to_date() {
     }
     assert_eq!(schema["$defs"]["RuleSpec"]["additionalProperties"], false);
 }
+
+#[test]
+fn limits() {
+    // More problems than are listed: the rest are counted in a last diagnostic.
+    let mut rules = String::new();
+    for i in 0..1100 {
+        rules.push_str(&format!(
+            "[[rule]]\nname = \"r{i}\"\nportals = [\"nope\"]\n"
+        ));
+    }
+    let err = invalid(&rules);
+    let diagnostics = err.diagnostics();
+    assert_eq!(diagnostics.len(), jsm_sso_policy::MAX_DIAGNOSTICS + 1);
+    let last = diagnostics.last().unwrap();
+    assert_eq!(last.code(), "policy.too_large");
+    assert_eq!(last.message, "100 more problems not listed");
+
+    // A condition list over the limit.
+    let idps: Vec<String> = (0..=jsm_sso_policy::MAX_LIST_LEN)
+        .map(|i| format!("\"i{i}\""))
+        .collect();
+    let (code, _) = only(&format!(
+        "[[rule]]\nname = \"a\"\nidp = [{}]\nportals = [\"2\"]\n",
+        idps.join(",")
+    ));
+    assert_eq!(code, "policy.too_large");
+
+    // An empty attribute name or field id is refused.
+    let (code, _) =
+        only("[[rule]]\nname = \"a\"\nattribute = { \"\" = [\"x\"] }\nportals = [\"2\"]\n");
+    assert_eq!(code, "policy.syntax");
+    let (code, _) = only("[[rule]]\nname = \"a\"\nportals = [\"2\"]\nfields = { \"\" = \"x\" }\n");
+    assert_eq!(code, "policy.syntax");
+}

@@ -256,17 +256,6 @@ fn sp(entity_id: String, acs: Vec<String>, check: &CheckArgs) -> Result<ServiceP
     ServiceProvider::new(config).map_err(|e| config_error(&e))
 }
 
-fn load_keys(certs: &[Input]) -> Result<TrustedKeys, Failure> {
-    let mut keys = Vec::new();
-    for cert in certs {
-        let pem = input::read(cert)?;
-        let loaded = TrustedKeys::from_pem(&pem)
-            .map_err(|e| Failure::coded(Kind::Config, &e).in_input(cert))?;
-        keys.extend(loaded.iter().cloned());
-    }
-    TrustedKeys::new(keys).map_err(|e| Failure::coded(Kind::Config, &e))
-}
-
 fn idp(args: &IdpArgs, check: &CheckArgs, now: SystemTime) -> Result<IdentityProvider, Failure> {
     let mut idp = match (&args.idp_metadata, &args.idp_entity_id) {
         (Some(file), entity_id) => {
@@ -286,7 +275,7 @@ fn idp(args: &IdpArgs, check: &CheckArgs, now: SystemTime) -> Result<IdentityPro
             IdentityProvider::new(
                 entity_id.clone(),
                 entity_id.clone(),
-                load_keys(&args.idp_cert)?,
+                crate::xmldsig::trusted_keys(&args.idp_cert)?,
                 None,
             )
             .map_err(|e| config_error(&e))?

@@ -96,9 +96,10 @@ fn verify(args: &VerifyArgs) -> Outcome<Verified> {
     })
 }
 
-/// Loads every `--cert` file into one trusted set. A file that holds no usable key is a
-/// configuration error (exit 2), whatever the document says.
-fn trusted_keys(certs: &[Input]) -> Result<TrustedKeys, Failure> {
+/// Loads every PEM file given (`xmldsig --cert`, `saml --idp-cert`) into one trusted set. A
+/// file that holds no usable key is a configuration error (exit 2), whatever the document
+/// says.
+pub(crate) fn trusted_keys(certs: &[Input]) -> Result<TrustedKeys, Failure> {
     let mut keys = Vec::new();
     for cert in certs {
         let pem = input::read(cert)?;

@@ -163,6 +163,21 @@ impl Checks {
         }
     }
 
+    /// A check whose value later checks use, but for which a stand-in will do: in diagnose
+    /// mode a failure is recorded and `fallback` is used so validation goes on.
+    fn recoverable<T>(
+        &mut self,
+        name: &'static str,
+        result: Result<T, Error>,
+        detail: impl FnOnce(&T) -> String,
+        fallback: T,
+    ) -> Result<T, Error> {
+        match self.hard(name, result, detail) {
+            Err(_) if self.diagnosing() => Ok(fallback),
+            other => other,
+        }
+    }
+
     /// A check that later checks need: a failure ends validation in both modes.
     fn hard<T>(
         &mut self,
@@ -235,6 +250,55 @@ fn check_version(element: Element<'_>, what: &'static str) -> Result<(), Error> 
             element: what,
             actual: other.unwrap_or_default().to_owned(),
         }),
+    }
+}
+
+/// Verifies the enveloped signature of `element` (`what`: `Response` or `Assertion`) against
+/// the IdP's keys and records the check. `Some(verified view)` on success; on failure the
+/// error in strict mode, `None` in diagnose mode (later checks then read the unverified
+/// element, and the report says the signature failed).
+fn verify_signature<'d>(
+    checks: &mut Checks,
+    idp: &IdentityProvider,
+    element: Element<'d>,
+    what: &'static str,
+    signatures: &mut Vec<SignatureSummary>,
+) -> Result<Option<Element<'d>>, Error> {
+    let check = if what == "Response" {
+        "response_signature"
+    } else {
+        "assertion_signature"
+    };
+    match verifier(idp).verify_enveloped(element) {
+        Ok(verified) => {
+            let info = verified.info();
+            signatures.push(SignatureSummary {
+                element: what,
+                algorithm: info.signature_method.name(),
+                key_fingerprint: info.key_fingerprint.clone(),
+            });
+            checks.pass(check, || {
+                format!(
+                    "{} by key sha256:{}",
+                    info.signature_method.name(),
+                    info.key_fingerprint
+                )
+            });
+            Ok(Some(verified.element()))
+        }
+        Err(source) => {
+            let error = Error::Signature {
+                element: what,
+                tried: tried_keys(idp),
+                source,
+            };
+            checks.fail(check, &error);
+            if checks.diagnosing() {
+                Ok(None)
+            } else {
+                Err(error)
+            }
+        }
     }
 }
 
@@ -438,40 +502,11 @@ impl ServiceProvider {
         // Signature on the Response, if any. Everything below reads from its verified view.
         let response_signed = root.child(DS, "Signature").is_some();
         let mut signatures = Vec::new();
-        let mut verified_response = None;
-        if response_signed {
-            let result = verifier(idp)
-                .verify_enveloped(root)
-                .map_err(|source| Error::Signature {
-                    element: "Response",
-                    tried: tried_keys(idp),
-                    source,
-                });
-            match result {
-                Ok(verified) => {
-                    let info = verified.info();
-                    signatures.push(SignatureSummary {
-                        element: "Response",
-                        algorithm: info.signature_method.name(),
-                        key_fingerprint: info.key_fingerprint.clone(),
-                    });
-                    checks.pass("response_signature", || {
-                        format!(
-                            "{} by key sha256:{}",
-                            info.signature_method.name(),
-                            info.key_fingerprint
-                        )
-                    });
-                    verified_response = Some(verified.element());
-                }
-                Err(error) => {
-                    checks.fail("response_signature", &error);
-                    if !checks.diagnosing() {
-                        return Err(error);
-                    }
-                }
-            }
-        }
+        let verified_response = if response_signed {
+            verify_signature(checks, idp, root, "Response", &mut signatures)?
+        } else {
+            None
+        };
         let response = verified_response.unwrap_or(root);
 
         checks.soft(
@@ -532,47 +567,20 @@ impl ServiceProvider {
         };
 
         // A signature on the assertion itself.
-        let mut assertion_verified = false;
-        let mut assertion = assertion;
-        if assertion.child(DS, "Signature").is_some() {
-            match verifier(idp).verify_enveloped(assertion) {
-                Ok(verified) => {
-                    let info = verified.info();
-                    signatures.push(SignatureSummary {
-                        element: "Assertion",
-                        algorithm: info.signature_method.name(),
-                        key_fingerprint: info.key_fingerprint.clone(),
-                    });
-                    checks.pass("assertion_signature", || {
-                        format!(
-                            "{} by key sha256:{}",
-                            info.signature_method.name(),
-                            info.key_fingerprint
-                        )
-                    });
-                    assertion = verified.element();
-                    assertion_verified = true;
-                }
-                Err(source) => {
-                    let error = Error::Signature {
-                        element: "Assertion",
-                        tried: tried_keys(idp),
-                        source,
-                    };
-                    checks.fail("assertion_signature", &error);
-                    if !checks.diagnosing() {
-                        return Err(error);
-                    }
-                }
-            }
-        }
+        let verified_assertion = if assertion.child(DS, "Signature").is_some() {
+            verify_signature(checks, idp, assertion, "Assertion", &mut signatures)?
+        } else {
+            None
+        };
+        let assertion_verified = verified_assertion.is_some();
+        let assertion = verified_assertion.unwrap_or(assertion);
         let covered = match config.signature_policy {
             SignaturePolicy::Assertion => assertion_verified,
             SignaturePolicy::AssertionOrResponse => {
                 assertion_verified || verified_response.is_some()
             }
         };
-        checks.hard(
+        checks.recoverable(
             "signature_coverage",
             if covered {
                 Ok(())
@@ -591,8 +599,8 @@ impl ServiceProvider {
                 let by: Vec<&str> = signatures.iter().map(|s| s.element).collect();
                 format!("assertion covered by trusted signature on {}", by.join(" and "))
             },
-        )
-        .or_else(|e| if checks.diagnosing() { Ok(()) } else { Err(e) })?;
+            (),
+        )?;
 
         // The assertion itself.
         checks.soft(
@@ -622,36 +630,28 @@ impl ServiceProvider {
                 n.format.as_deref().unwrap_or("no format")
             )
         })?;
-        let confirmation_expiry = checks
-            .hard(
-                "subject_confirmation",
-                self.check_subject_confirmation(assertion, expect),
-                |at| {
-                    format!(
-                        "bearer, Recipient an ACS URL, NotOnOrAfter {}",
-                        time::format(*at)
-                    )
-                },
-            )
-            .or_else(|e| if checks.diagnosing() { Ok(now) } else { Err(e) })?;
+        let confirmation_expiry = checks.recoverable(
+            "subject_confirmation",
+            self.check_subject_confirmation(assertion, expect),
+            |at| {
+                format!(
+                    "bearer, Recipient an ACS URL, NotOnOrAfter {}",
+                    time::format(*at)
+                )
+            },
+            now,
+        )?;
 
         let conditions = assertion.child(SAML, "Conditions");
-        let conditions_expiry = checks
-            .hard(
-                "conditions_time",
-                check_conditions_time(conditions, now, skew),
-                |at| match at {
-                    Some(at) => format!("valid until {}", time::format(*at)),
-                    None => "no time limits".to_owned(),
-                },
-            )
-            .or_else(|e| {
-                if checks.diagnosing() {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            })?;
+        let conditions_expiry = checks.recoverable(
+            "conditions_time",
+            check_conditions_time(conditions, now, skew),
+            |at| match at {
+                Some(at) => format!("valid until {}", time::format(*at)),
+                None => "no time limits".to_owned(),
+            },
+            None,
+        )?;
         checks.soft("audience", check_audience(conditions, &config.entity_id))?;
 
         let authn = checks.hard(

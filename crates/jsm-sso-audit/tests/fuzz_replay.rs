@@ -11,37 +11,18 @@
 
 mod fuzz_logic;
 
-use std::path::Path;
-
-const CORPUS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../fuzz/corpus/audit_verify"
-);
+use jsm_sso_testkit::fuzz::{corpus_file, replay_corpus};
 
 #[test]
 fn audit_verify_corpus() {
-    let mut entries: Vec<_> = std::fs::read_dir(CORPUS)
-        .unwrap_or_else(|e| panic!("cannot read {CORPUS}: {e}"))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .collect();
-    entries.sort();
-    for path in &entries {
-        let data = std::fs::read(path).unwrap();
-        let outcome = std::panic::catch_unwind(|| fuzz_logic::audit_verify(&data));
-        assert!(outcome.is_ok(), "panicked on {}", path.display());
-    }
-    assert!(
-        entries.len() >= 10,
-        "only {} corpus files replayed",
-        entries.len()
-    );
+    let n = replay_corpus("audit_verify", fuzz_logic::audit_verify);
+    assert!(n >= 10, "only {n} corpus files replayed");
 }
 
 /// The sealed seed really verifies with the key, so the target reaches the signature path.
 #[test]
 fn sealed_seed_verifies() {
-    let data = std::fs::read(Path::new(CORPUS).join("sealed.jsonl")).unwrap();
+    let data = std::fs::read(corpus_file("audit_verify", "sealed.jsonl")).unwrap();
     let key =
         jsm_sso_audit::VerifyingKey::from_pem(include_bytes!("vectors/audit-signing.pub.pem"))
             .unwrap();

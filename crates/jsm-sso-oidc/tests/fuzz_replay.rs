@@ -11,39 +11,21 @@
 
 mod fuzz_logic;
 
-use std::path::Path;
+use jsm_sso_testkit::fuzz::{corpus_file, replay_corpus};
+
 use std::time::{Duration, SystemTime};
 
 use jsm_sso_oidc::{Expectations, IdTokenValidator, KeySet};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus");
-
-/// Runs `logic` on every file of `fuzz/corpus/<target>/`; returns how many files it ran.
-fn replay(target: &str, logic: fn(&[u8])) -> usize {
-    let dir = Path::new(CORPUS).join(target);
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .collect();
-    entries.sort();
-    for path in &entries {
-        let data = std::fs::read(path).unwrap();
-        let outcome = std::panic::catch_unwind(|| logic(&data));
-        assert!(outcome.is_ok(), "{target}: panicked on {}", path.display());
-    }
-    entries.len()
-}
-
 #[test]
 fn jwt_corpus() {
-    let n = replay("oidc_jwt", fuzz_logic::jwt);
+    let n = replay_corpus("oidc_jwt", fuzz_logic::jwt);
     assert!(n >= 10, "only {n} oidc_jwt corpus files replayed");
 }
 
 #[test]
 fn callback_corpus() {
-    let n = replay("oidc_callback", fuzz_logic::callback);
+    let n = replay_corpus("oidc_callback", fuzz_logic::callback);
     assert!(n >= 10, "only {n} oidc_callback corpus files replayed");
 }
 
@@ -60,8 +42,8 @@ fn valid_seeds_reach_full_validation() {
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let validator = IdTokenValidator::new("https://op.example", "portal");
     for seed in ["valid-rs256", "valid-es256", "valid-eddsa"] {
-        let token = std::fs::read_to_string(Path::new(CORPUS).join(format!("oidc_jwt/{seed}.jwt")))
-            .unwrap();
+        let token =
+            std::fs::read_to_string(corpus_file("oidc_jwt", &format!("{seed}.jwt"))).unwrap();
         let expect = Expectations::at(now).nonce("n-fuzz");
         assert!(validator.validate(&token, &keys, &expect).is_ok(), "{seed}");
     }

@@ -11,35 +11,17 @@
 
 mod fuzz_logic;
 
-use std::path::Path;
-
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus");
-
-fn replay(target: &str, logic: fn(&[u8])) -> usize {
-    let dir = Path::new(CORPUS).join(target);
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .collect();
-    entries.sort();
-    for path in &entries {
-        let data = std::fs::read(path).unwrap();
-        let outcome = std::panic::catch_unwind(|| logic(&data));
-        assert!(outcome.is_ok(), "{target}: panicked on {}", path.display());
-    }
-    entries.len()
-}
+use jsm_sso_testkit::fuzz::{corpus_file, replay_corpus};
 
 #[test]
 fn policy_parse_corpus() {
-    let n = replay("policy_parse", fuzz_logic::parse);
+    let n = replay_corpus("policy_parse", fuzz_logic::parse);
     assert!(n >= 10, "only {n} policy_parse corpus files replayed");
 }
 
 #[test]
 fn policy_evaluate_corpus() {
-    let n = replay("policy_evaluate", fuzz_logic::evaluate);
+    let n = replay_corpus("policy_evaluate", fuzz_logic::evaluate);
     assert!(n >= 10, "only {n} policy_evaluate corpus files replayed");
 }
 
@@ -51,7 +33,7 @@ fn evaluate_policy_is_valid_and_seeds_reach_both_outcomes() {
     let outcomes: Vec<bool> = ["acme-staff", "interns"]
         .iter()
         .map(|seed| {
-            let data = std::fs::read(Path::new(CORPUS).join("policy_evaluate").join(seed)).unwrap();
+            let data = std::fs::read(corpus_file("policy_evaluate", seed)).unwrap();
             let text = String::from_utf8(data).unwrap();
             let mut lines = text.lines();
             let mut id = jsm_sso_core::VerifiedIdentity::new(

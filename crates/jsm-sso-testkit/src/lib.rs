@@ -27,5 +27,6 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod fuzz;
 pub mod oidc;
 pub mod saml;

@@ -339,7 +339,11 @@ impl AuditLog {
         let closed_mode = self.shared.mode == FailureMode::Closed;
         tokio::select! {
             sent = self.tx.send(Command::Event(Box::new(event))) => sent.map_err(|_| AuditError::Closed),
-            _ = failing.wait_for(|f| *f), if closed_mode => Err(self.unavailable()),
+            // the worker dropping the watch sender means it stopped: closed, not failing
+            failed = failing.wait_for(|f| *f), if closed_mode => Err(match failed {
+                Ok(_) => self.unavailable(),
+                Err(_) => AuditError::Closed,
+            }),
         }
     }
 
@@ -423,6 +427,9 @@ impl AuditLog {
     }
 
     fn check_available(&self) -> Result<(), AuditError> {
+        if self.shared.shutting_down.load(Ordering::SeqCst) {
+            return Err(AuditError::Closed);
+        }
         if self.shared.mode == FailureMode::Closed && *self.failing.borrow() {
             return Err(self.unavailable());
         }

@@ -203,6 +203,10 @@ pub struct IdentityProvider {
     pub slo: Vec<Endpoint>,
     /// Accept RSA-SHA1 signatures and SHA-1 digests from this IdP (legacy ADFS; off).
     pub allow_sha1: bool,
+    /// Refuse signatures by a pinned certificate past its `notAfter` (off: a pinned key is
+    /// trusted for as long as it is configured, which is what IdPs that sign with long-expired
+    /// self-signed certificates, ADFS and Shibboleth among them, need).
+    pub check_certificate_expiry: bool,
     /// Where email and groups are found in its assertions.
     pub profile: AttributeProfile,
     /// Whether its Redirect-binding messages (logout) must be signed (default yes).
@@ -250,6 +254,7 @@ impl IdentityProvider {
             sso,
             slo: Vec::new(),
             allow_sha1: false,
+            check_certificate_expiry: false,
             profile: AttributeProfile::generic(),
             require_signed_redirect: true,
             want_authn_requests_signed: false,
@@ -266,5 +271,15 @@ impl IdentityProvider {
     /// The first SLO endpoint with this binding.
     pub fn slo_endpoint(&self, binding: &str) -> Option<&Endpoint> {
         self.slo.iter().find(|e| e.binding == binding)
+    }
+
+    /// The XML-DSig verifier for this IdP's messages at `now`: its pinned keys, SHA-1 only
+    /// with the opt-in, certificate expiry only when asked for.
+    pub(crate) fn verifier(&self, now: SystemTime) -> jsm_sso_xmldsig::Verifier {
+        let mut options = jsm_sso_xmldsig::VerifyOptions::default().allow_sha1(self.allow_sha1);
+        if self.check_certificate_expiry {
+            options = options.check_certificate_expiry(now);
+        }
+        jsm_sso_xmldsig::Verifier::new(self.keys.clone(), options)
     }
 }

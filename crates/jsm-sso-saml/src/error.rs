@@ -244,6 +244,15 @@ pub enum Error {
         /// The allowed skew.
         skew_secs: u64,
     },
+    /// `Conditions` holds a condition this SP does not understand; SAML core §2.5.1.5 makes
+    /// the assertion invalid (Indeterminate) then.
+    #[error(
+        "assertion Conditions contain {condition}, which this SP does not understand (only AudienceRestriction, OneTimeUse and ProxyRestriction are)"
+    )]
+    ConditionUnsupported {
+        /// The condition element (`{namespace}name`, with its `xsi:type` when generic).
+        condition: String,
+    },
     /// No `AudienceRestriction`.
     #[error("assertion has no AudienceRestriction (expected {expected:?})")]
     AudienceMissing {
@@ -432,6 +441,7 @@ impl CodedError for Error {
             Error::RequestUnknown { .. } => "saml.request.unknown",
             Error::NotYetValid { .. } => "saml.conditions.not_yet_valid",
             Error::Expired { .. } => "saml.conditions.expired",
+            Error::ConditionUnsupported { .. } => "saml.conditions.unsupported",
             Error::AudienceMissing { .. } => "saml.audience.missing",
             Error::AudienceMismatch { .. } => "saml.audience.mismatch",
             Error::AuthnStatementMissing => "saml.authn_statement.missing",
@@ -521,6 +531,9 @@ impl CodedError for Error {
             }
             Error::Unsolicited { .. } => {
                 "start sign-in from the portal (SP-initiated), or allow IdP-initiated sign-in for this IdP"
+            }
+            Error::ConditionUnsupported { .. } => {
+                "the IdP adds a custom condition to the assertion; remove it in the IdP's application settings (SAML forbids accepting assertions with conditions the SP does not understand)"
             }
             Error::AudienceMissing { .. } | Error::AudienceMismatch { .. } => {
                 "set the audience / SP entity ID (Identifier) in the IdP to exactly the SP's entity ID"

@@ -3,15 +3,13 @@
 
 use std::time::SystemTime;
 
-use jsm_sso_xmldsig::{
-    Document, Element, Limits, Placement, Verifier, VerifyOptions, sign_enveloped,
-};
+use jsm_sso_xmldsig::{Document, Element, Limits, Placement, sign_enveloped};
 
 use crate::binding::{MessageKind, PostForm, RedirectMessage, redirect_url};
 use crate::config::{IdentityProvider, ServiceProvider, binding};
 use crate::error::Error;
 use crate::ns::{DS, SAML, SAMLP, STATUS_SUCCESS};
-use crate::response::{NameId, decode_base64};
+use crate::response::{NameId, decode_base64, tried_keys};
 use crate::time;
 use crate::xml::escape;
 
@@ -48,6 +46,55 @@ pub struct LogoutRequestIn {
     pub session_indexes: Vec<String>,
     /// RelayState to send back.
     pub relay_state: Option<String>,
+}
+
+impl LogoutRequestIn {
+    /// Whether this request ends a local session of `name_id` with `session_index` (the
+    /// values kept from [`Login`](crate::Login)): the NameID value, format and qualifiers
+    /// must be the session's, and when the request lists SessionIndexes, the session's must
+    /// be among them (none listed: every session of the subject ends).
+    ///
+    /// # Errors
+    /// `saml.logout.subject_mismatch` naming the session's and the request's subject.
+    pub fn check_session(
+        &self,
+        name_id: &NameId,
+        session_index: Option<&str>,
+    ) -> Result<(), Error> {
+        let mismatch = || Error::LogoutSubjectMismatch {
+            expected: describe(name_id, session_index),
+            actual: describe(
+                &self.name_id,
+                (!self.session_indexes.is_empty())
+                    .then(|| self.session_indexes.join(", "))
+                    .as_deref(),
+            ),
+        };
+        // An absent Format means "unspecified" (core §8.3.1) on either side.
+        let unspecified = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+        let format = |n: &NameId| n.format.clone().unwrap_or_else(|| unspecified.to_owned());
+        if self.name_id.value != name_id.value
+            || format(&self.name_id) != format(name_id)
+            || self.name_id.name_qualifier != name_id.name_qualifier
+            || self.name_id.sp_name_qualifier != name_id.sp_name_qualifier
+        {
+            return Err(mismatch());
+        }
+        if self.session_indexes.is_empty() {
+            return Ok(());
+        }
+        match session_index {
+            Some(index) if self.session_indexes.iter().any(|s| s == index) => Ok(()),
+            _ => Err(mismatch()),
+        }
+    }
+}
+
+fn describe(name_id: &NameId, session_index: Option<&str>) -> String {
+    match session_index {
+        Some(index) => format!("{} (session {index})", name_id.value),
+        None => name_id.value.clone(),
+    }
 }
 
 fn name_id_xml(name_id: &NameId) -> String {
@@ -153,7 +200,7 @@ impl ServiceProvider {
         idp: &IdentityProvider,
         message: &Inbound,
         kind: MessageKind,
-    ) -> Result<(Document, Option<String>), Error> {
+    ) -> Result<(Document, Option<String>, bool), Error> {
         let limit = self.config.max_message_bytes;
         let limits = Limits::default().with_max_bytes(limit);
         match message {
@@ -165,28 +212,31 @@ impl ServiceProvider {
                         detail: "the wrong kind of message for this endpoint",
                     });
                 }
-                if idp.require_signed_redirect || redirect.is_signed() {
+                let signed = idp.require_signed_redirect || redirect.is_signed();
+                if signed {
                     redirect.verify(&idp.keys, idp.allow_sha1)?;
                 }
                 let doc = Document::parse(&redirect.xml, &limits)?;
-                Ok((doc, redirect.relay_state))
+                Ok((doc, redirect.relay_state, signed))
             }
             Inbound::Post(value) => {
                 let xml = decode_base64(value, kind.parameter(), limit)?;
                 let doc = Document::parse(&xml, &limits)?;
-                Ok((doc, None))
+                Ok((doc, None, true))
             }
         }
     }
 
     /// The element to read: for POST the verified signed root (a signature is required), for
-    /// Redirect the root (the query signature was checked).
+    /// Redirect the root (the query signature was checked, or the IdP is allowed to send
+    /// unsigned Redirect messages).
     fn logout_root<'d>(
         &self,
         idp: &IdentityProvider,
         doc: &'d Document,
         message: &Inbound,
         what: &'static str,
+        now: SystemTime,
     ) -> Result<Element<'d>, Error> {
         let root = doc.root();
         match message {
@@ -197,17 +247,14 @@ impl ServiceProvider {
                         detail: format!("{what} sent with the POST binding is not signed"),
                     });
                 }
-                Verifier::new(
-                    idp.keys.clone(),
-                    VerifyOptions::default().allow_sha1(idp.allow_sha1),
-                )
-                .verify_enveloped(root)
-                .map(|v| v.element())
-                .map_err(|source| Error::Signature {
-                    element: what,
-                    tried: format!("{} trusted keys", idp.keys.len()),
-                    source,
-                })
+                idp.verifier(now)
+                    .verify_enveloped(root)
+                    .map(|v| v.element())
+                    .map_err(|source| Error::Signature {
+                        element: what,
+                        tried: tried_keys(idp),
+                        source,
+                    })
             }
         }
     }
@@ -217,6 +264,7 @@ impl ServiceProvider {
         idp: &IdentityProvider,
         root: Element<'_>,
         what: &'static str,
+        signed: bool,
     ) -> Result<(), Error> {
         if !root.is(SAMLP, what) {
             return Err(Error::malformed(
@@ -230,18 +278,27 @@ impl ServiceProvider {
                 actual: root.attribute("Version").unwrap_or_default().to_owned(),
             });
         }
-        if let Some(dest) = root.attribute("Destination") {
-            let ours = self
-                .config
-                .slo_url
-                .iter()
-                .chain(self.config.acs_urls.iter());
-            if !ours.clone().any(|u| u == dest) {
+        // Bindings §3.4.5.2 / §3.5.5.2: a signed message must name where it was sent. Logout
+        // messages reaching here are signed unless the IdP may send unsigned Redirect ones.
+        let ours = self
+            .config
+            .slo_url
+            .iter()
+            .chain(self.config.acs_urls.iter());
+        match root.attribute("Destination") {
+            Some(dest) if ours.clone().any(|u| u == dest) => {}
+            Some(dest) => {
                 return Err(Error::DestinationMismatch {
                     expected: ours.cloned().collect(),
                     actual: dest.to_owned(),
                 });
             }
+            None if signed => {
+                return Err(Error::DestinationMissing {
+                    expected: ours.cloned().collect(),
+                });
+            }
+            None => {}
         }
         let issuer = root
             .child(SAML, "Issuer")
@@ -261,16 +318,24 @@ impl ServiceProvider {
     }
 
     /// Validates the IdP's LogoutResponse to our LogoutRequest `request_id`: signature (query
-    /// or XML), issuer, destination, `InResponseTo` and a Success status.
+    /// or XML), issuer, destination (required when signed), `InResponseTo` and a Success
+    /// status (a partial logout, `Success` with a `PartialLogout` second-level code, is a
+    /// success).
+    ///
+    /// # Errors
+    /// `saml.signature.*` (unsigned, untrusted key, altered), `saml.destination.*`,
+    /// `saml.issuer.*`, `saml.in_response_to.mismatch`, `saml.status.*` (with the IdP's
+    /// status codes and message), `saml.redirect.*`, `saml.message.*`.
     pub fn validate_logout_response(
         &self,
         idp: &IdentityProvider,
         message: &Inbound,
         request_id: &str,
+        now: SystemTime,
     ) -> Result<(), Error> {
-        let (doc, _) = self.inbound(idp, message, MessageKind::Response)?;
-        let root = self.logout_root(idp, &doc, message, "LogoutResponse")?;
-        self.check_logout_envelope(idp, root, "LogoutResponse")?;
+        let (doc, _, signed) = self.inbound(idp, message, MessageKind::Response)?;
+        let root = self.logout_root(idp, &doc, message, "LogoutResponse", now)?;
+        self.check_logout_envelope(idp, root, "LogoutResponse", signed)?;
         let actual = root.attribute("InResponseTo").unwrap_or_default();
         if actual != request_id {
             return Err(Error::InResponseToMismatch {
@@ -294,22 +359,28 @@ impl ServiceProvider {
                 message: root
                     .child(SAMLP, "Status")
                     .and_then(|s| s.child(SAMLP, "StatusMessage"))
-                    .map(|m| m.text().into_owned()),
+                    .map(|m| m.text().trim().chars().take(512).collect()),
             }),
         }
     }
 
-    /// Validates an IdP-initiated LogoutRequest: signature, issuer, destination, expiry
-    /// (`NotOnOrAfter` with the clock skew), and a plain NameID.
+    /// Validates an IdP-initiated LogoutRequest: signature, issuer, destination (required when
+    /// signed), expiry (`NotOnOrAfter` with the clock skew), and a plain NameID. Which local
+    /// sessions it ends is then decided with [`LogoutRequestIn::check_session`].
+    ///
+    /// # Errors
+    /// `saml.signature.*`, `saml.destination.*`, `saml.issuer.*`, `saml.conditions.expired`,
+    /// `saml.subject.missing`, `saml.subject.encrypted_id`, `saml.redirect.*`,
+    /// `saml.message.*`.
     pub fn validate_logout_request(
         &self,
         idp: &IdentityProvider,
         message: &Inbound,
         now: SystemTime,
     ) -> Result<LogoutRequestIn, Error> {
-        let (doc, relay_state) = self.inbound(idp, message, MessageKind::Request)?;
-        let root = self.logout_root(idp, &doc, message, "LogoutRequest")?;
-        self.check_logout_envelope(idp, root, "LogoutRequest")?;
+        let (doc, relay_state, signed) = self.inbound(idp, message, MessageKind::Request)?;
+        let root = self.logout_root(idp, &doc, message, "LogoutRequest", now)?;
+        self.check_logout_envelope(idp, root, "LogoutRequest", signed)?;
         let id = root
             .attribute("ID")
             .ok_or_else(|| Error::malformed("LogoutRequest", "no ID"))?
@@ -330,8 +401,14 @@ impl ServiceProvider {
         let name = root
             .child(SAML, "NameID")
             .ok_or(Error::SubjectMissing { what: "NameID" })?;
+        let value = name.text().trim().to_owned();
+        if value.is_empty() {
+            return Err(Error::SubjectMissing {
+                what: "NameID value",
+            });
+        }
         let name_id = NameId {
-            value: name.text().trim().to_owned(),
+            value,
             format: name.attribute("Format").map(str::to_owned),
             name_qualifier: name.attribute("NameQualifier").map(str::to_owned),
             sp_name_qualifier: name.attribute("SPNameQualifier").map(str::to_owned),

@@ -170,6 +170,7 @@ fn read_entity(
         sso: endpoints(descriptor, "SingleSignOnService"),
         slo: endpoints(descriptor, "SingleLogoutService"),
         allow_sha1: false,
+        check_certificate_expiry: false,
         profile: AttributeProfile::generic(),
         require_signed_redirect: true,
         want_authn_requests_signed: descriptor.attribute("WantAuthnRequestsSigned") == Some("true"),

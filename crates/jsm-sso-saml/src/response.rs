@@ -12,7 +12,7 @@ use base64::Engine;
 use jsm_sso_core::CodedError;
 use jsm_sso_core::email::Email;
 use jsm_sso_core::identity::{Protocol, Subject, VerifiedIdentity};
-use jsm_sso_xmldsig::{Document, Element, Limits, Verifier, VerifyOptions};
+use jsm_sso_xmldsig::{Document, Element, Limits};
 
 use crate::attributes::{Attributes, NAME_ID_EMAIL};
 use crate::config::{IdentityProvider, ServiceProvider, SignaturePolicy};
@@ -263,13 +263,14 @@ fn verify_signature<'d>(
     element: Element<'d>,
     what: &'static str,
     signatures: &mut Vec<SignatureSummary>,
+    now: SystemTime,
 ) -> Result<Option<Element<'d>>, Error> {
     let check = if what == "Response" {
         "response_signature"
     } else {
         "assertion_signature"
     };
-    match verifier(idp).verify_enveloped(element) {
+    match idp.verifier(now).verify_enveloped(element) {
         Ok(verified) => {
             let info = verified.info();
             signatures.push(SignatureSummary {
@@ -302,14 +303,7 @@ fn verify_signature<'d>(
     }
 }
 
-fn verifier(idp: &IdentityProvider) -> Verifier {
-    Verifier::new(
-        idp.keys.clone(),
-        VerifyOptions::default().allow_sha1(idp.allow_sha1),
-    )
-}
-
-fn tried_keys(idp: &IdentityProvider) -> String {
+pub(crate) fn tried_keys(idp: &IdentityProvider) -> String {
     let prints: Vec<String> = idp
         .keys
         .iter()
@@ -503,7 +497,7 @@ impl ServiceProvider {
         let response_signed = root.child(DS, "Signature").is_some();
         let mut signatures = Vec::new();
         let verified_response = if response_signed {
-            verify_signature(checks, idp, root, "Response", &mut signatures)?
+            verify_signature(checks, idp, root, "Response", &mut signatures, now)?
         } else {
             None
         };
@@ -568,7 +562,7 @@ impl ServiceProvider {
 
         // A signature on the assertion itself.
         let verified_assertion = if assertion.child(DS, "Signature").is_some() {
-            verify_signature(checks, idp, assertion, "Assertion", &mut signatures)?
+            verify_signature(checks, idp, assertion, "Assertion", &mut signatures, now)?
         } else {
             None
         };
@@ -653,6 +647,7 @@ impl ServiceProvider {
             None,
         )?;
         checks.soft("audience", check_audience(conditions, &config.entity_id))?;
+        checks.soft("conditions_other", check_other_conditions(conditions))?;
 
         let authn = checks.hard(
             "authn_statement",
@@ -886,6 +881,43 @@ fn check_conditions_time(
         }
         None => Ok(None),
     }
+}
+
+/// Conditions other than the time window and audience: `OneTimeUse` is always honoured (every
+/// assertion ID goes into the replay cache until it expires), `ProxyRestriction` concerns
+/// only relying parties that issue assertions of their own; anything else is not understood,
+/// which makes the assertion invalid (SAML core §2.5.1.5).
+fn check_other_conditions(conditions: Option<Element<'_>>) -> Result<String, Error> {
+    let Some(conditions) = conditions else {
+        return Ok("none".to_owned());
+    };
+    let mut seen = Vec::new();
+    for condition in conditions.child_elements() {
+        let name = condition.local_name();
+        let known = condition.namespace() == Some(SAML)
+            && matches!(
+                name,
+                "AudienceRestriction" | "OneTimeUse" | "ProxyRestriction"
+            );
+        if !known {
+            let namespace = condition.namespace().unwrap_or_default();
+            let typed = condition
+                .attribute_ns(crate::ns::XSI, "type")
+                .map(|t| format!(" (xsi:type {t})"))
+                .unwrap_or_default();
+            return Err(Error::ConditionUnsupported {
+                condition: format!("{{{namespace}}}{name}{typed}"),
+            });
+        }
+        if name != "AudienceRestriction" && !seen.contains(&name) {
+            seen.push(name);
+        }
+    }
+    Ok(if seen.is_empty() {
+        "none besides the time window and audience".to_owned()
+    } else {
+        format!("{} (honoured)", seen.join(", "))
+    })
 }
 
 /// Every `AudienceRestriction` must name the SP (restrictions are conjunctive), and the

@@ -677,3 +677,365 @@ fn decrypted_garbage_is_the_same_error_as_a_failed_decryption() {
         );
     }
 }
+
+/// A response whose assertion is edited (before signing) by `assertion_edit`, signed, and
+/// wrapped with `wrapper` (another spec may give the Response other values than the assertion).
+fn edited(
+    spec: &ResponseSpec,
+    wrapper: &ResponseSpec,
+    assertion_edit: impl Fn(String) -> String,
+) -> String {
+    let idp = test_idp();
+    let raw = assertion_edit(idp.assertion_xml(spec, "_edited"));
+    let signed = idp.sign(&raw, "_edited").unwrap();
+    let body = signed
+        .split_once("?>")
+        .map_or(signed.as_str(), |(_, r)| r)
+        .trim_start();
+    idp.wrap_response(wrapper, "_r1", body)
+}
+
+#[test]
+fn every_other_check_breaks_alone_with_its_code() {
+    let s = spec();
+    let cases: Vec<(&str, String)> = vec![
+        // Issuer: absent from the assertion (the Response's is right).
+        (
+            "saml.issuer.missing",
+            edited(&s, &s, |a| {
+                let start = a.find("<saml:Issuer>").unwrap();
+                let end = a.find("</saml:Issuer>").unwrap() + "</saml:Issuer>".len();
+                format!("{}{}", &a[..start], &a[end..])
+            }),
+        ),
+        // Issuer: the assertion's alone is wrong.
+        (
+            "saml.issuer.mismatch",
+            edited(&s, &s, |a| a.replacen(IDP, "https://other-idp.example/", 1)),
+        ),
+        // Issuer: the Response's alone is wrong.
+        ("saml.issuer.mismatch", {
+            let mut w = spec();
+            w.issuer = Some("https://other-idp.example/".into());
+            edited(&s, &w, |a| a)
+        }),
+        // InResponseTo: the Response's alone is wrong.
+        (
+            "saml.in_response_to.mismatch",
+            edited(&s, &spec().in_response_to("_other_request"), |a| a),
+        ),
+        // InResponseTo: the SubjectConfirmationData's alone is wrong.
+        (
+            "saml.in_response_to.mismatch",
+            edited(&s, &s, |a| {
+                a.replace(
+                    &format!("InResponseTo=\"{REQ}\""),
+                    "InResponseTo=\"_other\"",
+                )
+            }),
+        ),
+        // A timestamp that is not an xs:dateTime.
+        (
+            "saml.message.time",
+            edited(&s, &s, |a| {
+                let start = a.find("IssueInstant=\"").unwrap() + 14;
+                let end = start + a[start..].find('"').unwrap();
+                format!("{}yesterday{}", &a[..start], &a[end..])
+            }),
+        ),
+        (
+            "saml.message.time",
+            edited(&s, &s, |a| {
+                a.replacen("NotOnOrAfter=\"", "NotOnOrAfter=\"2030-01-01T00:00:00", 1)
+            }),
+        ),
+        // Subject: none at all, an EncryptedID, an empty NameID.
+        (
+            "saml.subject.missing",
+            edited(&s, &s, |a| {
+                let start = a.find("<saml:Subject>").unwrap();
+                let end = a.find("</saml:Subject>").unwrap() + "</saml:Subject>".len();
+                format!("{}{}", &a[..start], &a[end..])
+            }),
+        ),
+        (
+            "saml.subject.encrypted_id",
+            edited(&s, &s, |a| {
+                let start = a.find("<saml:NameID").unwrap();
+                let end = a.find("</saml:NameID>").unwrap() + "</saml:NameID>".len();
+                format!(
+                    "{}<saml:EncryptedID><xenc:EncryptedData xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\"/></saml:EncryptedID>{}",
+                    &a[..start],
+                    &a[end..]
+                )
+            }),
+        ),
+        (
+            "saml.subject.missing",
+            edited(&s.clone().name_id(" "), &s, |a| a),
+        ),
+        // Bearer confirmation: NotBefore in the future; Recipient absent; no data at all.
+        (
+            "saml.subject_confirmation.not_yet_valid",
+            edited(&s, &s, |a| {
+                a.replacen(
+                    "<saml:SubjectConfirmationData",
+                    "<saml:SubjectConfirmationData NotBefore=\"2027-01-15T08:03:20Z\"",
+                    1,
+                )
+            }),
+        ),
+        ("saml.subject_confirmation.recipient", {
+            let mut r = spec();
+            r.recipient = None;
+            edited(&r, &s, |a| a)
+        }),
+        (
+            "saml.subject_confirmation.missing",
+            edited(&s, &s, |a| {
+                let start = a.find("<saml:SubjectConfirmationData").unwrap();
+                let end = start + a[start..].find("/>").unwrap() + 2;
+                format!("{}{}", &a[..start], &a[end..])
+            }),
+        ),
+        // A second AudienceRestriction that does not name us (restrictions are conjunctive).
+        (
+            "saml.audience.mismatch",
+            edited(&s, &s, |a| {
+                a.replacen(
+                    "</saml:Conditions>",
+                    "<saml:AudienceRestriction><saml:Audience>https://another-sp.example/</saml:Audience></saml:AudienceRestriction></saml:Conditions>",
+                    1,
+                )
+            }),
+        ),
+        // A condition the SP does not understand (core §2.5.1.5: the assertion is invalid).
+        (
+            "saml.conditions.unsupported",
+            edited(&s, &s, |a| {
+                a.replacen(
+                    "</saml:Conditions>",
+                    "<saml:Condition xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:x=\"urn:example:conditions\" xsi:type=\"x:OnlyOnTuesdays\"/></saml:Conditions>",
+                    1,
+                )
+            }),
+        ),
+        (
+            "saml.conditions.unsupported",
+            edited(&s, &s, |a| {
+                a.replacen(
+                    "</saml:Conditions>",
+                    "<x:Geofence xmlns:x=\"urn:example:conditions\"/></saml:Conditions>",
+                    1,
+                )
+            }),
+        ),
+        // AuthnStatement without AuthnInstant.
+        (
+            "saml.message.malformed",
+            edited(&s, &s, |a| {
+                let start = a.find("AuthnInstant=\"").unwrap();
+                let end = start + 14 + a[start + 14..].find('"').unwrap() + 1;
+                format!("{}{}", &a[..start], &a[end..])
+            }),
+        ),
+        // Statuses other than Requester/Responder.
+        ("saml.status.version_mismatch", {
+            let mut w = spec();
+            w.status = "urn:oasis:names:tc:SAML:2.0:status:VersionMismatch".into();
+            edited(&s, &w, |a| a)
+        }),
+        ("saml.status.unknown", {
+            let mut w = spec();
+            w.status = "urn:example:status:Maybe".into();
+            edited(&s, &w, |a| a)
+        }),
+    ];
+    for (code, xml) in &cases {
+        assert_eq!(code_of_xml(xml), *code, "case {code}: {xml}");
+    }
+    // The same construction with no edit passes: each case above broke one thing only.
+    assert_eq!(code_of_xml(&edited(&s, &s, |a| a)), "ok");
+}
+
+#[test]
+fn one_time_use_and_proxy_restriction_are_honoured_and_address_is_not_checked() {
+    let s = spec();
+    // OneTimeUse and ProxyRestriction are understood: accepted (the replay cache makes every
+    // assertion one-time anyway, see the login flow test).
+    let xml = edited(&s, &s, |a| {
+        a.replacen(
+            "</saml:Conditions>",
+            "<saml:OneTimeUse/><saml:ProxyRestriction Count=\"0\"/></saml:Conditions>",
+            1,
+        )
+    });
+    let idp = test_idp();
+    let d = sp_with(|_| {}).diagnose(&idp_config(&idp), xml.as_bytes(), expect());
+    assert!(d.passed(), "{:?}", d.checks);
+    let other = d
+        .checks
+        .iter()
+        .find(|c| c.name == "conditions_other")
+        .unwrap();
+    assert_eq!(other.detail, "OneTimeUse, ProxyRestriction (honoured)");
+    // Address in the bearer confirmation is not compared with the client (the profile makes
+    // it optional; behind proxies and NAT the SP does not see the address the IdP saw).
+    let xml = edited(&s, &s, |a| {
+        a.replacen(
+            "<saml:SubjectConfirmationData",
+            "<saml:SubjectConfirmationData Address=\"203.0.113.9\"",
+            1,
+        )
+    });
+    assert_eq!(code_of_xml(&xml), "ok");
+}
+
+#[test]
+fn clock_skew_is_the_configured_one() {
+    // 100 s late: refused with the default 60 s skew, accepted with 120 s.
+    let mut s = spec();
+    s.confirmation_not_on_or_after = Some(now() - Duration::from_secs(100));
+    let idp = test_idp();
+    let xml = idp.response(&s).unwrap();
+    let err = sp_with(|_| {})
+        .validate_response(&idp_config(&idp), xml.as_bytes(), expect())
+        .unwrap_err();
+    assert_eq!(err.code(), "saml.subject_confirmation.expired");
+    assert!(err.to_string().contains("clock skew 60 s"), "{err}");
+    let lenient = sp_with(|c| c.clock_skew = Duration::from_secs(120));
+    assert!(
+        lenient
+            .validate_response(&idp_config(&idp), xml.as_bytes(), expect())
+            .is_ok()
+    );
+    // SessionNotOnOrAfter gets no skew: it is the IdP's session policy, not a clock bound.
+    let mut s = spec();
+    s.session_not_on_or_after = Some(now());
+    let xml = idp.response(&s).unwrap();
+    assert_eq!(
+        lenient
+            .validate_response(&idp_config(&idp), xml.as_bytes(), expect())
+            .unwrap_err()
+            .code(),
+        "saml.authn_statement.session_expired"
+    );
+}
+
+#[test]
+fn errors_carry_expected_and_actual_values() {
+    let idp = test_idp();
+    let mut s = spec();
+    s.audience = Some("https://another-sp.example/".into());
+    let err = sp_with(|_| {})
+        .validate_response(
+            &idp_config(&idp),
+            idp.response(&s).unwrap().as_bytes(),
+            expect(),
+        )
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(SP) && text.contains("https://another-sp.example/"),
+        "{text}"
+    );
+    assert!(err.hint().contains("entity ID"), "{}", err.hint());
+    let mut s = spec();
+    s.destination = Some("https://evil.example/acs".into());
+    let err = sp_with(|_| {})
+        .validate_response(
+            &idp_config(&idp),
+            idp.response(&s).unwrap().as_bytes(),
+            expect(),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains(ACS) && err.to_string().contains("evil.example"));
+    assert!(err.hint().contains("ACS"), "{}", err.hint());
+}
+
+#[test]
+fn expired_pinned_certificate_is_refused_only_when_asked() {
+    let idp = test_idp();
+    let xml = idp.response(&spec()).unwrap();
+    let mut cfg = idp_config(&idp);
+    let expiry = cfg.keys.iter().next().unwrap().not_after().unwrap();
+    let after = Expect {
+        now: expiry + Duration::from_secs(1),
+        request_id: Some(REQ),
+    };
+    // Past the certificate's notAfter, the response itself is also expired: check the
+    // signature step alone through diagnose.
+    let d = sp_with(|_| {}).diagnose(&cfg, xml.as_bytes(), after);
+    assert!(
+        d.checks
+            .iter()
+            .any(|c| c.name == "assertion_signature" && c.passed)
+    );
+    cfg.check_certificate_expiry = true;
+    let d = sp_with(|_| {}).diagnose(&cfg, xml.as_bytes(), after);
+    let signature = d
+        .checks
+        .iter()
+        .find(|c| c.name == "assertion_signature")
+        .unwrap();
+    assert_eq!(signature.code, Some("saml.signature.certificate_expired"));
+    // Before expiry the same setting accepts.
+    assert!(
+        sp_with(|_| {})
+            .validate_response(&cfg, xml.as_bytes(), expect())
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn finish_login_refuses_unknown_idps_long_relay_state_and_oversized_posts() {
+    let idp = test_idp();
+    let clock = std::sync::Arc::new(jsm_sso_core::clock::FixedClock::new(now()));
+    let store = MemoryStateStore::new(clock.clone(), 1000);
+    let replay = MemoryReplayCache::new(clock, 1000);
+    let open = sp_with(|c| c.allow_unsolicited = true);
+    let mut s = spec();
+    s.in_response_to = None;
+    let other = TestIdp::generate("https://stranger.example/idp").unwrap();
+    let stranger = other.response_base64(&s).unwrap();
+    let err = open
+        .finish_login(&[idp_config(&idp)], &stranger, None, &store, &replay, now())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "saml.issuer.unknown");
+    assert!(err.to_string().contains("stranger.example"));
+    let long = "r".repeat(257);
+    let err = open
+        .finish_login(
+            &[idp_config(&idp)],
+            &stranger,
+            Some(&long),
+            &store,
+            &replay,
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "saml.relay_state.too_long");
+    let err = open
+        .authn_request(
+            &idp_config(&idp),
+            &AuthnRequestOptions::default(),
+            Some(&long),
+            now(),
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "saml.relay_state.too_long");
+    // The base64 form value is refused from its length, before decoding.
+    let small = sp_with(|c| c.max_message_bytes = 1000);
+    let big = idp.response_base64(&spec()).unwrap();
+    let err = small
+        .finish_login(&[idp_config(&idp)], &big, None, &store, &replay, now())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "saml.message.too_large");
+    let err = small
+        .validate_post(&idp_config(&idp), &big, expect())
+        .unwrap_err();
+    assert_eq!(err.code(), "saml.message.too_large");
+}

@@ -360,6 +360,8 @@ kinds! {
     CustomerCreated = "customer.created";
     /// A helpdesk customer was updated.
     CustomerUpdated = "customer.updated";
+    /// A helpdesk customer was removed (stale-customer cleanup, deprovisioning).
+    CustomerRemoved = "customer.removed";
     /// A customer was added to an organization.
     OrganizationMemberAdded = "organization.member_added";
     /// A customer was removed from an organization.
@@ -474,6 +476,12 @@ pub enum Details {
     CustomerUpdated {
         /// Names of the changed properties (never their values).
         changed: Vec<String>,
+    },
+    /// `customer.removed`
+    #[serde(rename = "customer.removed")]
+    CustomerRemoved {
+        /// Why: `stale` (not seen for too long), `deprovisioned` (the IdP account is gone).
+        reason: String,
     },
     /// `organization.member_added`
     #[serde(rename = "organization.member_added")]
@@ -641,6 +649,7 @@ impl Details {
             Self::MfaFailed { .. } => EventKind::MfaFailed,
             Self::CustomerCreated {} => EventKind::CustomerCreated,
             Self::CustomerUpdated { .. } => EventKind::CustomerUpdated,
+            Self::CustomerRemoved { .. } => EventKind::CustomerRemoved,
             Self::OrganizationMemberAdded { .. } => EventKind::OrganizationMemberAdded,
             Self::OrganizationMemberRemoved { .. } => EventKind::OrganizationMemberRemoved,
             Self::PortalAccessGranted { .. } => EventKind::PortalAccessGranted,

@@ -94,7 +94,7 @@ pub const fn classify(kind: EventKind) -> (OcsfClass, u32, &'static str) {
         K::PortalAccessRevoked => (C::AccountChange, 8, "Detach Policy"),
         K::MfaEnrolled => (C::AccountChange, 10, "MFA Factor Enable"),
         K::ScimUserDeactivated => (C::AccountChange, 5, "Disable"),
-        K::ScimUserDeleted => (C::AccountChange, 6, "Delete"),
+        K::ScimUserDeleted | K::CustomerRemoved => (C::AccountChange, 6, "Delete"),
         K::OrganizationMemberAdded => (C::GroupManagement, 3, "Add User"),
         K::OrganizationMemberRemoved => (C::GroupManagement, 4, "Remove User"),
         K::RequestRaised | K::ScimGroupCreated => (C::EntityManagement, 1, "Create"),

@@ -47,6 +47,9 @@ fn sample(kind: EventKind) -> Details {
         EventKind::CustomerUpdated => Details::CustomerUpdated {
             changed: vec!["displayName".into()],
         },
+        EventKind::CustomerRemoved => Details::CustomerRemoved {
+            reason: "stale".into(),
+        },
         EventKind::OrganizationMemberAdded => {
             Details::OrganizationMemberAdded { organization: id() }
         }

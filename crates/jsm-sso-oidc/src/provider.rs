@@ -256,6 +256,13 @@ impl ProviderConfig {
         &self.idp
     }
 
+    /// Whether the provider is plain OAuth 2.0 (identity from userinfo claim paths, no ID
+    /// token), as set with [`ProviderConfigBuilder::oauth2_claims`].
+    #[must_use]
+    pub fn is_oauth2(&self) -> bool {
+        self.oauth2.is_some()
+    }
+
     /// The provider's metadata.
     #[must_use]
     pub fn metadata(&self) -> &ProviderMetadata {

@@ -115,7 +115,16 @@ fn signing_keys(descriptor: Element<'_>, entity_id: &str) -> Result<TrustedKeys,
             });
         for certificate in certificates {
             match TrustedKeys::from_certificate_base64(&certificate.text()) {
-                Ok(found) => keys.extend(found.iter().cloned()),
+                // The same certificate listed twice (signing and unspecified use) is one key.
+                Ok(found) => {
+                    for key in found.iter() {
+                        if !keys.iter().any(|k: &jsm_sso_xmldsig::TrustedKey| {
+                            k.fingerprint() == key.fingerprint()
+                        }) {
+                            keys.push(key.clone());
+                        }
+                    }
+                }
                 Err(e) => problems.push(e.to_string()),
             }
         }

@@ -35,6 +35,7 @@ pub struct AttributeProfile {
     email: Vec<String>,
     groups: Vec<String>,
     email_from_name_id: bool,
+    email_from_unspecified_name_id: bool,
     email_verified: bool,
 }
 
@@ -68,6 +69,7 @@ impl AttributeProfile {
                 ROLE_CLAIM,
             ]),
             email_from_name_id: true,
+            email_from_unspecified_name_id: false,
             email_verified: true,
         }
     }
@@ -82,6 +84,7 @@ impl AttributeProfile {
             ]),
             groups: names(&[ENTRA_GROUPS_CLAIM, ROLE_CLAIM]),
             email_from_name_id: true,
+            email_from_unspecified_name_id: false,
             email_verified: true,
         }
     }
@@ -92,6 +95,7 @@ impl AttributeProfile {
             email: names(&[EMAIL_CLAIM, ADFS_EMAIL_CLAIM]),
             groups: names(&[ADFS_GROUP_CLAIM, ROLE_CLAIM, ENTRA_GROUPS_CLAIM]),
             email_from_name_id: true,
+            email_from_unspecified_name_id: false,
             email_verified: true,
         }
     }
@@ -102,6 +106,7 @@ impl AttributeProfile {
             email: names(&["email", "user.email", "mail"]),
             groups: names(&["groups", "memberOf"]),
             email_from_name_id: true,
+            email_from_unspecified_name_id: true,
             email_verified: true,
         }
     }
@@ -113,6 +118,7 @@ impl AttributeProfile {
             email: names(&["email", "mail"]),
             groups: names(&["groups", "Groups"]),
             email_from_name_id: true,
+            email_from_unspecified_name_id: true,
             email_verified: true,
         }
     }
@@ -124,6 +130,7 @@ impl AttributeProfile {
             email: names(&["email", "urn:oid:1.2.840.113549.1.9.1", MAIL_OID]),
             groups: names(&["groups", "member", "Role"]),
             email_from_name_id: true,
+            email_from_unspecified_name_id: false,
             email_verified: true,
         }
     }
@@ -139,6 +146,7 @@ impl AttributeProfile {
                 "eduPersonAffiliation",
             ]),
             email_from_name_id: false,
+            email_from_unspecified_name_id: false,
             email_verified: true,
         }
     }
@@ -185,6 +193,15 @@ impl AttributeProfile {
         self
     }
 
+    /// Whether a NameID without a format (or the `unspecified` format) counts as the email
+    /// when it is an email address: Google Workspace names users by primary email that way,
+    /// and Okta does with its default `Unspecified` format and email usernames.
+    #[must_use]
+    pub fn with_email_from_unspecified_name_id(mut self, yes: bool) -> Self {
+        self.email_from_unspecified_name_id = yes;
+        self
+    }
+
     /// Whether this IdP's email is vouched for (default yes: the IdP is the organisation's
     /// directory). Set to `false` for IdPs where users can type in any address; policy rules
     /// on email domains then never match their users.
@@ -212,6 +229,12 @@ impl AttributeProfile {
     /// Whether an emailAddress-format NameID counts as the email.
     pub fn email_from_name_id(&self) -> bool {
         self.email_from_name_id
+    }
+
+    /// Whether a NameID with no or the `unspecified` format counts as the email when it is
+    /// an email address.
+    pub fn email_from_unspecified_name_id(&self) -> bool {
+        self.email_from_unspecified_name_id
     }
 }
 

@@ -1002,7 +1002,19 @@ fn build_identity(
             .first_of(profile.email_attributes())
             .and_then(|a| a.values.iter().find_map(|v| v.parse::<Email>().ok()))
     };
-    identity.email = from_name_id.or_else(from_attribute);
+    // A NameID without a stated format is only a fallback after the email attributes.
+    let from_unspecified = || {
+        let unspecified = matches!(
+            name_id.format.as_deref(),
+            None | Some("urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified")
+        );
+        (profile.email_from_unspecified_name_id() && unspecified)
+            .then(|| name_id.value.parse::<Email>().ok())
+            .flatten()
+    };
+    identity.email = from_name_id
+        .or_else(from_attribute)
+        .or_else(from_unspecified);
     identity.email_verified = identity.email.is_some() && profile.email_verified();
     if let Some(groups) = attributes.first_of(profile.group_attributes()) {
         let mut list: Vec<String> = groups

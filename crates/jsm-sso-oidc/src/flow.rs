@@ -364,49 +364,54 @@ impl Provider {
             .token_endpoint
             .as_deref()
             .ok_or_else(|| Error::Config("token_endpoint is required".into()))?;
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "authorization_code")
-            .append_pair("code", code)
-            .append_pair("redirect_uri", &pending.redirect_uri)
-            .append_pair("code_verifier", &pending.code_verifier);
-        let mut request = http::Request::post(endpoint)
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(http::header::ACCEPT, "application/json");
-        match &config.client_auth {
-            ClientAuth::None => {
-                form.append_pair("client_id", &config.client_id);
+        // The form serializer is not `Send`: it lives in this block only, so the future
+        // stays `Send` for multi-threaded servers.
+        let request = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "authorization_code")
+                .append_pair("code", code)
+                .append_pair("redirect_uri", &pending.redirect_uri)
+                .append_pair("code_verifier", &pending.code_verifier);
+            let mut request = http::Request::post(endpoint)
+                .header(
+                    http::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .header(http::header::ACCEPT, "application/json");
+            match &config.client_auth {
+                ClientAuth::None => {
+                    form.append_pair("client_id", &config.client_id);
+                }
+                ClientAuth::SecretBasic(secret) => {
+                    // RFC 6749 2.3.1: both parts form-encoded before base64.
+                    let enc = |s: &str| {
+                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                    };
+                    let basic =
+                        format!("{}:{}", enc(&config.client_id), enc(secret.expose_secret()));
+                    request = request.header(
+                        http::header::AUTHORIZATION,
+                        format!("Basic {}", base64_std(basic.as_bytes())),
+                    );
+                }
+                ClientAuth::SecretPost(secret) => {
+                    form.append_pair("client_id", &config.client_id)
+                        .append_pair("client_secret", secret.expose_secret());
+                }
+                ClientAuth::PrivateKeyJwt(key) => {
+                    let assertion = key.assertion(&config.client_id, endpoint, self.clock.now())?;
+                    form.append_pair("client_id", &config.client_id)
+                        .append_pair(
+                            "client_assertion_type",
+                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                        )
+                        .append_pair("client_assertion", &assertion);
+                }
             }
-            ClientAuth::SecretBasic(secret) => {
-                // RFC 6749 2.3.1: both parts form-encoded before base64.
-                let enc = |s: &str| {
-                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-                };
-                let basic = format!("{}:{}", enc(&config.client_id), enc(secret.expose_secret()));
-                request = request.header(
-                    http::header::AUTHORIZATION,
-                    format!("Basic {}", base64_std(basic.as_bytes())),
-                );
-            }
-            ClientAuth::SecretPost(secret) => {
-                form.append_pair("client_id", &config.client_id)
-                    .append_pair("client_secret", secret.expose_secret());
-            }
-            ClientAuth::PrivateKeyJwt(key) => {
-                let assertion = key.assertion(&config.client_id, endpoint, self.clock.now())?;
-                form.append_pair("client_id", &config.client_id)
-                    .append_pair(
-                        "client_assertion_type",
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                    )
-                    .append_pair("client_assertion", &assertion);
-            }
-        }
-        let request = request
-            .body(form.finish().into_bytes())
-            .map_err(|e| Error::Config(format!("token_endpoint: {e}")))?;
+            request
+                .body(form.finish().into_bytes())
+                .map_err(|e| Error::Config(format!("token_endpoint: {e}")))?
+        };
         let response = self.http.send(request).await?;
         let status = response.status();
         let body = response.body();

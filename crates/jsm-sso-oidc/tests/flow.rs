@@ -788,3 +788,18 @@ async fn config_with_graph(op: &TestOp, graph: &str) -> ProviderConfig {
 fn rp_for(op: &TestOp, clock: &Arc<FixedClock>, config: ProviderConfig) -> RelyingParty {
     rp(op, clock).with_provider(config)
 }
+
+/// Servers run the flow on multi-threaded runtimes (axum needs `Send` handlers).
+#[test]
+fn flow_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let clock = clock();
+    let op = op_at(ISS, &clock);
+    let rp = rp(&op, &clock);
+    let callback = Callback::default();
+    let finish = rp.finish(&callback, None);
+    assert_send(&finish);
+    let (idp, options) = (IdpId::from("op"), AuthorizationOptions::default());
+    let begin = rp.begin(&idp, &options);
+    assert_send(&begin);
+}

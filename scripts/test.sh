@@ -68,6 +68,9 @@ APT_PEERS=(
     # PostgreSQL server for jsm-sso-audit's PostgresSink tests (scripts/peers.d/postgres.sh);
     # its binaries are not on PATH, so initdb's Debian 12 path stands for it.
     "/usr/lib/postgresql/15/bin/initdb:postgresql"
+    # Redis for jsm-sso-redis's store tests and the broker's two-instance fleet test
+    # (scripts/peers.d/redis.sh)
+    "redis-server:redis-server"
 )
 missing=()
 for peer in "${APT_PEERS[@]}"; do

@@ -158,10 +158,15 @@ pub(crate) fn normalize_value(
             Value::Array(out)
         });
     }
-    if value.is_array() {
-        return Err(invalid(path, "must be a single value, not an array"));
+    match value {
+        // Entra sends a single-valued complex attribute (the manager) as a one-element list.
+        Value::Array(items) if items.len() <= 1 => match items.first() {
+            Some(v) => normalize_single(attr, v, path),
+            None => Ok(Value::Null),
+        },
+        Value::Array(_) => Err(invalid(path, "must be a single value, not a list")),
+        other => normalize_single(attr, other, path),
     }
-    normalize_single(attr, value, path)
 }
 
 fn normalize_single(attr: &'static Attribute, value: &Value, path: &str) -> Result<Value, Error> {
@@ -482,7 +487,7 @@ mod tests {
                 .unwrap_err();
         assert!(e.to_string().contains("name"));
         let e = norm(
-            json!({"schemas": [crate::schema::USER_SCHEMA], "userName": "a", "displayName": ["x"]}),
+            json!({"schemas": [crate::schema::USER_SCHEMA], "userName": "a", "displayName": ["x", "y"]}),
         )
         .unwrap_err();
         assert!(e.to_string().contains("displayName"));

@@ -380,30 +380,30 @@ impl ScimService {
                 });
             }
         };
-        let needs_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
-        let json = if needs_body {
-            Some(parse_body(headers, &body, inner.limits.max_body)?)
-        } else {
-            None
-        };
-        let json = json.as_ref();
+        let max = inner.limits.max_body;
+        let json = || parse_body(headers, &body, max);
         let h = crate::handlers::Handlers { inner, call };
-        match (method, second, json) {
-            (&Method::GET, None, _) => h.list(kind, None).await,
-            (&Method::POST, Some(".search"), Some(b)) => h.list(kind, Some(b)).await,
-            (&Method::POST, None, Some(b)) => {
-                h.audited(kind, method, None, h.create(kind, b)).await
-            }
-            (&Method::GET, Some(id), _) => h.get(kind, id).await,
-            (&Method::PUT, Some(id), Some(b)) => {
-                h.audited(kind, method, Some(id), h.replace(kind, id, b))
+        match (method, second) {
+            (&Method::GET, None) => h.list(kind, None).await,
+            (&Method::POST, Some(".search")) => h.list(kind, Some(&json()?)).await,
+            (&Method::POST, None) => {
+                h.audited(kind, method, None, async { h.create(kind, &json()?).await })
                     .await
             }
-            (&Method::PATCH, Some(id), Some(b)) => {
-                h.audited(kind, method, Some(id), h.patch(kind, id, b))
-                    .await
+            (&Method::GET, Some(id)) => h.get(kind, id).await,
+            (&Method::PUT, Some(id)) => {
+                h.audited(kind, method, Some(id), async {
+                    h.replace(kind, id, &json()?).await
+                })
+                .await
             }
-            (&Method::DELETE, Some(id), _) => {
+            (&Method::PATCH, Some(id)) => {
+                h.audited(kind, method, Some(id), async {
+                    h.patch(kind, id, &json()?).await
+                })
+                .await
+            }
+            (&Method::DELETE, Some(id)) => {
                 h.audited(kind, method, Some(id), h.delete(kind, id)).await
             }
             _ => Err(not_allowed()),

@@ -415,6 +415,9 @@ impl ResourceStore for MemoryStore {
                     && let Some(Value::Array(members)) = group.attributes.get_mut("members")
                 {
                     members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
+                    if members.is_empty() {
+                        group.attributes.remove("members");
+                    }
                     group.version += 1;
                 }
             }

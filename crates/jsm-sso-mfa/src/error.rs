@@ -182,7 +182,7 @@ impl CodedError for Error {
                 "the code was used already; wait for the next code (a repeat from elsewhere may be an attack)"
             }
             Self::CustomerInvalid { .. } => {
-                "pass the customer's stable directory id (1 to 256 bytes) to the verifier and sealer"
+                "pass the customer's stable directory id (1 to 480 bytes) to the verifier and sealer"
             }
             Self::Config { .. } => {
                 "use SHA-1/SHA-256/SHA-512, 6 to 8 digits, a period of 15 to 300 s and a window of 0 to 2 steps"
@@ -232,7 +232,7 @@ mod tests {
             Error::malformed("expected 6 digits, got 5"),
             Error::CodeInvalid { window: 1 },
             Error::CodeReplayed { step: 1 },
-            Error::CustomerInvalid { len: 0, max: 256 },
+            Error::CustomerInvalid { len: 0, max: 480 },
             Error::config("digits", "9 is not between 6 and 8"),
             Error::SecretEncoding {
                 reason: "invalid symbol".into(),

@@ -132,8 +132,16 @@ impl TotpSecret {
     /// RFC 4226 section 5.3: HMAC of the big-endian counter, dynamic truncation to 31 bits,
     /// modulo 10^digits.
     pub(crate) fn hotp_value(&self, counter: u64) -> u32 {
-        let key = ring::hmac::Key::new(self.params.algorithm().hmac(), &self.key);
-        let tag = ring::hmac::sign(&key, &counter.to_be_bytes());
+        self.hotp_value_with(&self.hmac_key(), counter)
+    }
+
+    /// The HMAC key, prepared once for checking several steps.
+    pub(crate) fn hmac_key(&self) -> ring::hmac::Key {
+        ring::hmac::Key::new(self.params.algorithm().hmac(), &self.key)
+    }
+
+    pub(crate) fn hotp_value_with(&self, key: &ring::hmac::Key, counter: u64) -> u32 {
+        let tag = ring::hmac::sign(key, &counter.to_be_bytes());
         let mac = tag.as_ref();
         // The last byte's low nibble picks the offset; every HMAC output here is at least
         // 20 bytes, so offset + 4 <= 19 is in range. `get` keeps the compiler honest.

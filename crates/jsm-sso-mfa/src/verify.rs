@@ -9,8 +9,9 @@ use jsm_sso_core::{Clock, ReplayCache};
 
 use crate::{Error, TotpSecret};
 
-/// The longest customer id accepted, in bytes (it becomes part of the replay key).
-pub const MAX_CUSTOMER_LEN: usize = 256;
+/// The longest customer id accepted, in bytes. It becomes part of the replay key, and with
+/// `mfa:totp:`, `:` and a 20-digit step that stays within the 512 bytes every store takes.
+pub const MAX_CUSTOMER_LEN: usize = 480;
 /// The widest window accepted, in steps either side of now.
 pub const MAX_WINDOW: u8 = 2;
 /// Longest text looked at as a code; anything longer is malformed without being read.
@@ -166,6 +167,7 @@ impl TotpVerifier {
         let current = params.step_at(now)?;
         let window = i8::try_from(self.window).unwrap_or(1);
         let mut found: Option<Verified> = None;
+        let key = secret.hmac_key();
         // Every step of the window is computed and compared, match or not, so the time
         // taken does not say which step (or how much of a code) matched.
         for offset in -window..=window {
@@ -175,7 +177,7 @@ impl TotpVerifier {
                 current.checked_add(u64::from(offset.unsigned_abs()))
             };
             let Some(step) = step else { continue };
-            let expected = digits_of(secret.hotp_value(step), params.digits());
+            let expected = digits_of(secret.hotp_value_with(&key, step), params.digits());
             let is_match = constant_time_eq(&expected, &given);
             let closer = found.is_none_or(|f| offset.unsigned_abs() < f.offset.unsigned_abs());
             if is_match && closer {

@@ -248,7 +248,7 @@ fn malformed_and_foreign_texts() {
         "mfa.customer.invalid"
     );
     assert_eq!(
-        sealer.seal(&"c".repeat(257), &secret()).unwrap_err().code(),
+        sealer.seal(&"c".repeat(481), &secret()).unwrap_err().code(),
         "mfa.customer.invalid"
     );
 }

@@ -114,7 +114,42 @@ fn qr_code_is_an_svg_of_the_uri() {
         // The URI is not in the SVG as text: only as modules.
         assert!(!svg.contains("otpauth"));
         assert!(!svg.contains(e.secret_base32().as_str()));
+        // Scanned like a phone would (rasterised, then a QR decoder): it reads back the URI.
+        assert_eq!(scan(&svg, width), e.uri().as_str());
     }
+}
+
+/// Rasterises the renderer's SVG (one light background, one path of dark rectangles
+/// `M{x} {y}h{w}v{h}H{x}V{y}`) at one pixel per unit and decodes it with rqrr.
+fn scan(svg: &str, size: u32) -> String {
+    let size = size as usize;
+    let mut dark = vec![false; size * size];
+    let path = svg
+        .split(" d=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    for rect in path.split('M').filter(|r| !r.is_empty()) {
+        let nums: Vec<usize> = rect
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let (x, y, w, h) = (nums[0], nums[1], nums[2], nums[3]);
+        for row in y..y + h {
+            for col in x..x + w {
+                dark[row * size + col] = true;
+            }
+        }
+    }
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(size, size, |x, y| {
+        if dark[y * size + x] { 0 } else { 255 }
+    });
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    grids[0].decode().unwrap().1
 }
 
 #[test]

@@ -1,10 +1,44 @@
-//! The jsm-sso sign-in flow: IdP discovery, SAML/OIDC login, policy, second factor,
-//! just-in-time provisioning, portal session and gate, stale-customer cleanup, audit.
+#![doc = include_str!("../README.md")]
 //!
-//! ```
-//! assert!(!jsm_sso_broker::CRATE.is_empty());
-//! ```
+//! # Modules
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`idp`] | [`IdentityProvider`], [`SamlIdp`], [`OidcIdp`], [`Callback`], [`Challenge`], [`Seams`] |
+//! | [`registry`] | [`LoginHint`], [`Discovery`] |
+//! | [`broker`] | [`Broker`], [`BrokerBuilder`], [`LoginRequest`], [`Begin`], [`LoginOutcome`] |
+//! | [`mfa`] | [`SecondFactor`](mfa::SecondFactor), [`MfaAccount`](mfa::MfaAccount), [`Enrolment`](mfa::Enrolment) |
+//! | [`provision`] | [`Provisioner`], [`Ledger`](provision::Ledger), [`MemoryLedger`](provision::MemoryLedger), [`Person`](provision::Person) |
+//! | [`session`] | [`SessionKeys`], [`Session`] |
+//! | [`gate`] | [`Action`], [`RequestDesk`](gate::RequestDesk), [`RequestDraft`](gate::RequestDraft), [`RateLimit`](gate::RateLimit) |
+//! | [`cleanup`] | [`CleanupOptions`](cleanup::CleanupOptions), [`CleanupPlan`](cleanup::CleanupPlan), [`CleanupMode`](cleanup::CleanupMode) |
+//! | [`trail`] | [`AuditContext`] |
+//! | [`error`] | [`Error`] and its codes |
+//!
+//! # Features
+//!
+//! - `jira` (default): `RequestDesk` for `jsm_sso_jira::JiraClient` and `jira::PropertyLedger`.
 #![forbid(unsafe_code)]
 
-/// The crate name (placeholder while the flow is built).
-pub const CRATE: &str = "jsm-sso-broker";
+pub mod broker;
+pub mod cleanup;
+pub mod error;
+pub mod gate;
+pub mod idp;
+#[cfg(feature = "jira")]
+pub mod jira;
+pub mod mfa;
+pub mod provision;
+pub mod registry;
+pub mod session;
+pub mod trail;
+
+pub use broker::{Begin, Broker, BrokerBuilder, IdpChoice, LoginOutcome, LoginRequest, SignedIn};
+pub use error::Error;
+pub use gate::Action;
+pub use idp::{Callback, Challenge, IdentityProvider, OidcIdp, Redirect, SamlIdp, Seams};
+pub use jsm_sso_core::CodedError;
+pub use provision::Provisioner;
+pub use registry::{Discovery, LoginHint};
+pub use session::{Session, SessionKeys};
+pub use trail::AuditContext;

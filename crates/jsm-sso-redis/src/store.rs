@@ -100,8 +100,9 @@ impl RedisStoreBuilder {
     }
 
     /// Connects, and checks that the server has `GETDEL` (Redis 6.2+) and will not evict
-    /// keys. The check of the eviction policy is skipped when the server refuses `CONFIG
-    /// GET` (managed services often do): then make sure of it yourself.
+    /// keys. A check is skipped when the server refuses its command (`INFO`, `CONFIG GET`:
+    /// managed services and ACL users limited to `SET`, `GETDEL` and `PING` often do): then
+    /// make sure of it yourself.
     ///
     /// # Errors
     ///
@@ -240,19 +241,27 @@ impl RedisStore {
 
     async fn check_server(&self, allow_eviction: bool) -> Result<(), Error> {
         let mut conn = self.inner.conn.clone();
-        let info: String = redis::cmd("INFO")
+        match redis::cmd("INFO")
             .arg("server")
-            .query_async(&mut conn)
+            .query_async::<String>(&mut conn)
             .await
-            .map_err(Error::Connect)?;
-        let version = info
-            .lines()
-            .find_map(|line| line.strip_prefix("redis_version:"))
-            .unwrap_or("unknown")
-            .trim()
-            .to_owned();
-        if !has_getdel(&version) {
-            return Err(Error::ServerVersion { version });
+        {
+            Ok(info) => {
+                let version = info
+                    .lines()
+                    .find_map(|line| line.strip_prefix("redis_version:"))
+                    .unwrap_or("unknown")
+                    .trim()
+                    .to_owned();
+                if !has_getdel(&version) {
+                    return Err(Error::ServerVersion { version });
+                }
+            }
+            // An ACL user limited to the commands the store sends may not run INFO; a
+            // server without GETDEL then shows at the first `take` (core.store.backend).
+            Err(e) if e.code() == Some("NOPERM") => {}
+            // Anything else (no password, wrong password, connection lost) is fatal.
+            Err(e) => return Err(Error::Connect(e)),
         }
         if allow_eviction {
             return Ok(());

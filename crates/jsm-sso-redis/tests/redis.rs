@@ -326,3 +326,45 @@ async fn a_server_that_does_not_answer_times_out_and_the_outcome_stays_closed() 
     assert_eq!(recorded, Some(true));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_acl_user_limited_to_the_store_commands_is_enough() {
+    if common::redis_url().is_none() {
+        return;
+    }
+    let server = PrivateServer::start(&[]).await;
+    let mut raw = common::raw(&server.url).await;
+    let _: String = redis::cmd("ACL")
+        .arg(
+            &[
+                "SETUSER",
+                "broker",
+                "on",
+                ">broker-pw",
+                "~jsm-sso:*",
+                "+set",
+                "+getdel",
+                "+ping",
+            ][..],
+        )
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let url = format!("redis://broker:broker-pw@127.0.0.1:{}/", server.port);
+    let store = RedisStore::connect(url.as_str()).await.unwrap();
+    assert!(store.insert_if_absent("k", in_(MINUTE)).await.unwrap());
+    assert!(!store.insert_if_absent("k", in_(MINUTE)).await.unwrap());
+    store.put("s", vec![1], in_(MINUTE)).await.unwrap();
+    assert_eq!(store.take("s").await.unwrap(), Some(vec![1]));
+    store.ping().await.unwrap();
+    // Outside its key pattern the server refuses, and the store says backend failure.
+    let other = RedisStore::builder(url.as_str())
+        .prefix("elsewhere:")
+        .connect()
+        .await
+        .unwrap();
+    let err = other.insert_if_absent("k", in_(MINUTE)).await.unwrap_err();
+    assert_eq!(err.code(), "core.store.backend");
+    assert!(err.to_string().contains("no permissions"), "{err}");
+    server.stop().await;
+}

@@ -344,36 +344,54 @@ impl Handlers<'_> {
         }
     }
 
+    /// `GET /Users`, `POST /Users/.search`, and with `kinds` both types the root
+    /// `POST /.search` (a filter must fit at least one type; each type is searched with it
+    /// when it fits).
     pub(crate) async fn list(
         &self,
-        kind: ResourceKind,
+        kinds: &[ResourceKind],
         search: Option<&Value>,
     ) -> Result<Reply, Error> {
         let p = self.list_params(search)?;
-        let ctx = Context::Resource(kind);
-        let filter = match &p.filter {
-            Some(f) => {
-                let f = Filter::parse(f, &self.inner.limits.filter)?;
-                f.validate(ctx)?;
-                Some(f)
+        let mut matched: Vec<(ResourceKind, Value)> = Vec::new();
+        let mut first_error = None;
+        let mut searched = 0;
+        for &kind in kinds {
+            let ctx = Context::Resource(kind);
+            let filter = match &p.filter {
+                Some(f) => {
+                    let f = Filter::parse(f, &self.inner.limits.filter)?;
+                    if let Err(e) = f.validate(ctx) {
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
+                    Some(f)
+                }
+                None => None,
+            };
+            let all = self
+                .inner
+                .store
+                .list(self.tenant(), kind)
+                .await
+                .map_err(store_err)?;
+            searched += 1;
+            let mut these = Vec::new();
+            for r in &all {
+                let v = self.render(r).await?;
+                if filter.as_ref().is_none_or(|f| f.matches(ctx, &v)) {
+                    these.push(v);
+                }
             }
-            None => None,
-        };
-        let all = self
-            .inner
-            .store
-            .list(self.tenant(), kind)
-            .await
-            .map_err(store_err)?;
-        let mut matched = Vec::new();
-        for r in &all {
-            let v = self.render(r).await?;
-            if filter.as_ref().is_none_or(|f| f.matches(ctx, &v)) {
-                matched.push(v);
+            if let Some(sort_by) = &p.sort_by {
+                sort(&mut these, kind, sort_by, p.descending);
             }
+            matched.extend(these.into_iter().map(|v| (kind, v)));
         }
-        if let Some(sort_by) = &p.sort_by {
-            sort(&mut matched, kind, sort_by, p.descending);
+        if searched == 0
+            && let Some(e) = first_error
+        {
+            return Err(e.into());
         }
         let total = matched.len();
         let start = usize::try_from(p.start.max(1)).unwrap_or(1);
@@ -381,12 +399,13 @@ impl Handlers<'_> {
         let count = p
             .count
             .map_or(max, |c| usize::try_from(c.max(0)).unwrap_or(0).min(max));
-        let projection = Projection::new(kind, p.attributes.as_deref(), p.excluded.as_deref());
         let page: Vec<Value> = matched
             .into_iter()
             .skip(start - 1)
             .take(count)
-            .map(|v| projection.apply(v))
+            .map(|(kind, v)| {
+                Projection::new(kind, p.attributes.as_deref(), p.excluded.as_deref()).apply(v)
+            })
             .collect();
         Ok(Reply::ok(json!({
             "schemas": [schema::LIST_RESPONSE],

@@ -392,6 +392,23 @@ fn apply_one(
         }
         return Ok(());
     };
+    if path.filter.is_none()
+        && let Some(ext) = kind.extension(path.raw.trim())
+    {
+        // The whole extension: its attributes one by one (replace merges), or all removed.
+        if op == PatchOp::Remove {
+            attrs.remove(ext.id);
+            return Ok(());
+        }
+        let Some(Value::Object(fields)) = value else {
+            return Err(invalid(ext.id, "must be an object"));
+        };
+        let wrapped = Value::Object(Map::from_iter([(
+            ext.id.to_owned(),
+            Value::Object(fields.clone()),
+        )]));
+        return apply_one(kind, attrs, op, None, Some(&wrapped));
+    }
     let t = target(kind, path)?;
     match t.filter {
         None => apply_plain(attrs, op, &t, value, &path.raw),
@@ -714,6 +731,38 @@ mod tests {
         assert_eq!(out["name"]["givenName"], "A");
         assert_eq!(out["emails"][0]["value"], "c@example.com");
         assert_eq!(out[schema::ENTERPRISE_USER_SCHEMA]["department"], "Ops");
+    }
+
+    #[test]
+    fn whole_extension_as_path() {
+        let ext = schema::ENTERPRISE_USER_SCHEMA;
+        let out = patch(
+            ResourceKind::User,
+            user(),
+            body(json!([
+                {"op": "add", "path": ext, "value": {"department": "Ops", "costCenter": "7"}},
+                {"op": "replace", "path": ext, "value": {"department": "Sales"}}
+            ])),
+        )
+        .unwrap();
+        assert_eq!(out[ext], json!({"department": "Sales", "costCenter": "7"}));
+        let out = patch(
+            ResourceKind::User,
+            out,
+            body(json!([{"op": "remove", "path": ext}])),
+        )
+        .unwrap();
+        assert!(out.get(ext).is_none());
+        let e = patch(
+            ResourceKind::User,
+            user(),
+            body(json!([{"op": "add", "path": ext, "value": "x"}])),
+        )
+        .unwrap_err();
+        assert_eq!(
+            jsm_sso_core::CodedError::code(&e),
+            "scim.attribute.invalid_value"
+        );
     }
 
     #[test]

@@ -372,6 +372,16 @@ impl ScimService {
                 }
                 return crate::discovery::answer(inner, first, second, path);
             }
+            ".search" if second.is_none() => {
+                if method != Method::POST {
+                    return Err(not_allowed());
+                }
+                let h = crate::handlers::Handlers { inner, call };
+                let search = parse_body(headers, &body, inner.limits.max_body)?;
+                return h
+                    .list(&[ResourceKind::User, ResourceKind::Group], Some(&search))
+                    .await;
+            }
             "Bulk" => return Err(Error::NotImplemented { feature: "/Bulk" }),
             "Me" => return Err(Error::NotImplemented { feature: "/Me" }),
             _ => {
@@ -384,8 +394,8 @@ impl ScimService {
         let json = || parse_body(headers, &body, max);
         let h = crate::handlers::Handlers { inner, call };
         match (method, second) {
-            (&Method::GET, None) => h.list(kind, None).await,
-            (&Method::POST, Some(".search")) => h.list(kind, Some(&json()?)).await,
+            (&Method::GET, None) => h.list(&[kind], None).await,
+            (&Method::POST, Some(".search")) => h.list(&[kind], Some(&json()?)).await,
             (&Method::POST, None) => {
                 h.audited(kind, method, None, async { h.create(kind, &json()?).await })
                     .await

@@ -295,3 +295,46 @@ async fn discovery_documents() {
         true
     );
 }
+
+#[tokio::test]
+async fn root_search_spans_both_types() {
+    let h = Harness::new().await;
+    seed(&h, 2).await;
+    h.call(
+        T,
+        "POST",
+        "/Groups",
+        Some(&json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G"})),
+    )
+    .await;
+    let search = |filter: Option<&str>| {
+        let mut b = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]});
+        if let Some(f) = filter {
+            b["filter"] = json!(f);
+        }
+        b
+    };
+    let (s, all, _) = h.call(T, "POST", "/.search", Some(&search(None))).await;
+    assert_eq!((s, all["totalResults"].as_u64()), (200, Some(3)));
+    // userName exists only on users: groups are left out, not an error.
+    let (_, users, _) = h
+        .call(T, "POST", "/.search", Some(&search(Some("userName pr"))))
+        .await;
+    assert_eq!(users["totalResults"], 2);
+    let (_, groups, _) = h
+        .call(
+            T,
+            "POST",
+            "/.search",
+            Some(&search(Some("displayName eq \"g\""))),
+        )
+        .await;
+    assert_eq!(groups["totalResults"], 1);
+    let (s, err, _) = h
+        .call(T, "POST", "/.search", Some(&search(Some("nope pr"))))
+        .await;
+    assert_eq!((s, err["scimType"].as_str()), (400, Some("invalidFilter")));
+    let (s, _, _) = h.call(T, "GET", "/.search", None).await;
+    assert_eq!(s, 405);
+}

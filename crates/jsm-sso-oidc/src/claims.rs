@@ -38,6 +38,12 @@ pub enum Profile {
     Keycloak,
     /// A provider that only issues verified emails (say so only if it is true).
     VerifiedEmails,
+    /// Azure AD B2C user flows: the address comes as `emails` (an array) rather than
+    /// `email`; the first one is used. Trusted with `email_verified: true`, or for a local
+    /// account (no `idp` claim), whose address B2C verified with a one-time code at sign-up
+    /// (the user-flow default). An address from a federated account (`idp` present, a social
+    /// provider) is not trusted without `email_verified`. Groups from `groups`.
+    AzureB2C,
 }
 
 /// Builds the identity from validated claims (ID token, merged with userinfo).
@@ -51,7 +57,18 @@ pub(crate) fn identity(
 ) -> Result<VerifiedIdentity, Error> {
     let mut identity =
         VerifiedIdentity::new(idp.clone(), protocol, Subject::new(subject), authn_instant);
-    if let Some(email) = claims.get("email").and_then(Value::as_str) {
+    let email = claims.get("email").and_then(Value::as_str).or_else(|| {
+        if *profile == Profile::AzureB2C {
+            claims
+                .get("emails")
+                .and_then(Value::as_array)
+                .and_then(|emails| emails.first())
+                .and_then(Value::as_str)
+        } else {
+            None
+        }
+    });
+    if let Some(email) = email {
         let parsed = Email::parse(email).map_err(|_| Error::EmailInvalid {
             value: email.to_owned(),
         })?;
@@ -82,6 +99,7 @@ fn email_trusted(profile: &Profile, claims: &Map<String, Value>, email: &Email) 
                 })
         }
         Profile::VerifiedEmails => true,
+        Profile::AzureB2C => verified || claims.get("idp").is_none(),
         Profile::Generic | Profile::Okta | Profile::Cognito | Profile::Keycloak => verified,
     }
 }
@@ -124,9 +142,11 @@ fn groups(profile: &Profile, claims: &Map<String, Value>) -> Result<Vec<String>,
             ));
             g
         }
-        Profile::Generic | Profile::Okta | Profile::Google { .. } | Profile::VerifiedEmails => {
-            strings(claims.get("groups"))
-        }
+        Profile::Generic
+        | Profile::Okta
+        | Profile::Google { .. }
+        | Profile::VerifiedEmails
+        | Profile::AzureB2C => strings(claims.get("groups")),
     };
     groups.sort();
     groups.dedup();
@@ -298,6 +318,55 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "oidc.claims.email_invalid"
+        );
+    }
+
+    #[test]
+    fn azure_b2c_reads_emails_and_trusts_local_accounts_only() {
+        let local = id(
+            &Profile::AzureB2C,
+            json!({"emails":["a@example.com","b@x.test"]}),
+        )
+        .unwrap();
+        assert_eq!(local.email.unwrap().as_str(), "a@example.com");
+        assert!(
+            local.email_verified,
+            "a local account's address was verified at sign-up"
+        );
+        let social = id(
+            &Profile::AzureB2C,
+            json!({"emails":["a@example.com"],"idp":"facebook.com"}),
+        )
+        .unwrap();
+        assert!(
+            !social.email_verified,
+            "a federated account's address is not"
+        );
+        let verified_social = id(
+            &Profile::AzureB2C,
+            json!({"emails":["a@example.com"],"idp":"facebook.com","email_verified":true}),
+        )
+        .unwrap();
+        assert!(verified_social.email_verified);
+        // `email` wins over `emails`; a malformed first address is refused.
+        let both = id(
+            &Profile::AzureB2C,
+            json!({"email":"c@example.com","emails":["a@example.com"]}),
+        )
+        .unwrap();
+        assert_eq!(both.email.unwrap().as_str(), "c@example.com");
+        assert_eq!(
+            id(&Profile::AzureB2C, json!({"emails":["no at sign"]}))
+                .unwrap_err()
+                .code(),
+            "oidc.claims.email_invalid"
+        );
+        // Other profiles do not read `emails`.
+        assert!(
+            id(&Profile::Generic, json!({"emails":["a@example.com"]}))
+                .unwrap()
+                .email
+                .is_none()
         );
     }
 

@@ -403,7 +403,11 @@ impl IdTokenValidator {
 
     fn check_issuer(&self, claims: &Map<String, Value>, issuer: &str) -> Result<(), Error> {
         match &self.issuer {
-            IssuerPolicy::Exact(expected) if expected == issuer => Ok(()),
+            IssuerPolicy::Exact(expected)
+                if expected == issuer || is_google_bare_issuer(expected, issuer) =>
+            {
+                Ok(())
+            }
             IssuerPolicy::Exact(expected) => Err(Error::Issuer {
                 expected: expected.clone(),
                 actual: issuer.to_owned(),
@@ -530,4 +534,11 @@ fn time_claim(claims: &Map<String, Value>, claim: &'static str) -> Result<Option
         }
         Some(_) => Err(wrong),
     }
+}
+
+/// Google documents that its ID tokens carry `iss` as `https://accounts.google.com` or as
+/// `accounts.google.com` (without the scheme); both name the one issuer its discovery
+/// document announces. This is the only spelling accepted besides the exact one.
+fn is_google_bare_issuer(expected: &str, actual: &str) -> bool {
+    expected == "https://accounts.google.com" && actual == "accounts.google.com"
 }

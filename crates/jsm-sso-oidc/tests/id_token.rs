@@ -647,3 +647,36 @@ fn malformed_tokens_never_panic() {
     );
     assert_eq!(check(&issuer, &forged), "oidc.jwt.malformed");
 }
+
+#[test]
+fn google_issuer_without_scheme_is_the_same_issuer_and_no_other_is() {
+    const GOOGLE: &str = "https://accounts.google.com";
+    let google = TestIssuer::new(GOOGLE, CLIENT, Arc::new(FixedClock::new(now())));
+    let google_validator = IdTokenValidator::new(GOOGLE, CLIENT);
+    let bare = google
+        .id_token()
+        .claim("nonce", NONCE)
+        .claim("iss", "accounts.google.com")
+        .build();
+    assert_eq!(
+        check_with(&google_validator, &google, &bare, &expect()),
+        "ok"
+    );
+    let other = google
+        .id_token()
+        .claim("nonce", NONCE)
+        .claim("iss", "accounts.google.com.evil.test")
+        .build();
+    assert_eq!(
+        check_with(&google_validator, &google, &other, &expect()),
+        "oidc.id_token.issuer"
+    );
+    // Any other provider's issuer must match exactly, scheme included.
+    let issuer = issuer();
+    let schemeless = issuer
+        .id_token()
+        .claim("nonce", NONCE)
+        .claim("iss", "op.test")
+        .build();
+    assert_eq!(check(&issuer, &schemeless), "oidc.id_token.issuer");
+}

@@ -524,8 +524,12 @@ impl Provisioner {
                 organization: org.to_string(),
             };
             match self
-                .call("remove_from_organization", || {
-                    self.directory.remove_from_organization(id, org)
+                .call("remove_from_organization", || async {
+                    // An organization deleted meanwhile has no members to remove.
+                    match self.directory.remove_from_organization(id, org).await {
+                        Err(DirectoryError::OrganizationNotFound(_)) => Ok(()),
+                        other => other,
+                    }
                 })
                 .await
             {
@@ -541,7 +545,13 @@ impl Provisioner {
                 portal: portal.to_string(),
             };
             match self
-                .call("revoke_portal", || self.directory.revoke_portal(id, portal))
+                .call("revoke_portal", || async {
+                    // A portal that does not exist (any more) grants nothing to revoke.
+                    match self.directory.revoke_portal(id, portal).await {
+                        Err(DirectoryError::PortalNotFound(_)) => Ok(()),
+                        other => other,
+                    }
+                })
                 .await
             {
                 Ok(()) => {
@@ -616,8 +626,12 @@ impl Provisioner {
                 organization: org.to_string(),
             };
             match self
-                .call("remove_from_organization", || {
-                    self.directory.remove_from_organization(id, org)
+                .call("remove_from_organization", || async {
+                    // An organization deleted meanwhile has no members to remove.
+                    match self.directory.remove_from_organization(id, org).await {
+                        Err(DirectoryError::OrganizationNotFound(_)) => Ok(()),
+                        other => other,
+                    }
                 })
                 .await
             {
@@ -630,7 +644,13 @@ impl Provisioner {
                 portal: portal.to_string(),
             };
             match self
-                .call("revoke_portal", || self.directory.revoke_portal(id, portal))
+                .call("revoke_portal", || async {
+                    // A portal that does not exist (any more) grants nothing to revoke.
+                    match self.directory.revoke_portal(id, portal).await {
+                        Err(DirectoryError::PortalNotFound(_)) => Ok(()),
+                        other => other,
+                    }
+                })
                 .await
             {
                 Ok(()) => self.auditor.ok(&context, details).await?,

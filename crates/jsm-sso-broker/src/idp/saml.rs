@@ -109,7 +109,12 @@ impl IdentityProvider for SamlIdp {
     }
 
     async fn finish(&self, callback: &Callback) -> Result<VerifiedIdentity, BoxedError> {
-        let response = callback.get("SAMLResponse").unwrap_or_default();
+        let response = callback
+            .get("SAMLResponse")
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| {
+                Box::new(crate::Error::CallbackMalformed("no SAMLResponse".into())) as BoxedError
+            })?;
         let login = self
             .sp
             .finish_login(

@@ -24,8 +24,11 @@ impl RequestDesk for JiraClient {
     ) -> Result<RaisedRequest, BoxedError> {
         let mut request = NewRequest::new(portal.as_str(), draft.request_type.as_str())
             .on_behalf_of(customer.as_str())
-            .field("summary", draft.summary.as_str())
-            .field("description", draft.description.as_str());
+            .field("summary", draft.summary.as_str());
+        // Only request types that have a description field take one.
+        if !draft.description.is_empty() {
+            request = request.field("description", draft.description.as_str());
+        }
         for (id, value) in &draft.fields {
             request = request.field(id.as_str(), value.clone());
         }

@@ -145,7 +145,14 @@ impl Parts {
         let help = jsm.add_service_desk("HELP", "Help");
         let billing = jsm.add_service_desk("BILL", "Billing");
         let request_type = jsm
-            .add_request_type(&help, "Question", &[("summary", "Summary", true)])
+            .add_request_type(
+                &help,
+                "Question",
+                &[
+                    ("summary", "Summary", true),
+                    ("description", "Description", false),
+                ],
+            )
             .unwrap();
         let acme_org = jsm.add_organization("Acme Corp");
         let gold_org = jsm.add_organization("Gold Customers");
@@ -208,7 +215,11 @@ impl Parts {
     /// The builder every test starts from: both IdPs, domains, the JSM directory, desk and
     /// ledger, fast retries.
     pub async fn builder(&self, seams: &Seams) -> BrokerBuilder {
-        let directory = self.jsm.directory().with_field(FIELD);
+        let directory = self
+            .jsm
+            .directory()
+            .with_field(FIELD)
+            .with_home_portal(self.help.as_str());
         Broker::builder(
             seams.clone(),
             self.policy.clone(),
@@ -267,6 +278,11 @@ impl Harness {
 
     pub async fn with_factor(factor: Arc<dyn SecondFactor>) -> Self {
         Self::with(|b| b.second_factor(factor)).await
+    }
+
+    /// The test clock's time.
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
     }
 
     /// Every audit event so far, in order.

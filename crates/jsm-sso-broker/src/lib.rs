@@ -12,6 +12,7 @@
 //! | [`session`] | [`SessionKeys`], [`Session`] |
 //! | [`gate`] | [`Action`], [`RequestDesk`](gate::RequestDesk), [`RequestDraft`](gate::RequestDraft), [`RateLimit`](gate::RateLimit) |
 //! | [`cleanup`] | [`CleanupOptions`](cleanup::CleanupOptions), [`CleanupPlan`](cleanup::CleanupPlan), [`CleanupMode`](cleanup::CleanupMode) |
+//! | [`scim`] | [`ScimProvisioning`](scim::ScimProvisioning): the `jsm-sso-scim` provisioning hook |
 //! | [`trail`] | [`AuditContext`] |
 //! | [`error`] | [`Error`] and its codes |
 //!
@@ -30,6 +31,7 @@ pub mod jira;
 pub mod mfa;
 pub mod provision;
 pub mod registry;
+pub mod scim;
 pub mod session;
 pub mod trail;
 

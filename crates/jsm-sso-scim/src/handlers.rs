@@ -182,7 +182,12 @@ impl Handlers<'_> {
         without_group: Option<&str>,
     ) -> Result<ProvisionedUser, Error> {
         let groups = self.group_names(&user.id, without_group).await?;
-        Ok(ProvisionedUser::from_resource(self.tenant(), user, groups))
+        Ok(ProvisionedUser::from_resource(
+            self.tenant(),
+            &self.call.correlation_id,
+            user,
+            groups,
+        ))
     }
 
     async fn user_views(
@@ -434,7 +439,12 @@ impl Handlers<'_> {
             .map_err(store_err)?;
         let (hooked, event) = match kind {
             ResourceKind::User => {
-                let view = ProvisionedUser::from_resource(self.tenant(), &stored, Vec::new());
+                let view = ProvisionedUser::from_resource(
+                    self.tenant(),
+                    &self.call.correlation_id,
+                    &stored,
+                    Vec::new(),
+                );
                 let event = self.event(
                     Details::ScimUserCreated {
                         scim_id: stored.id.clone(),
@@ -451,6 +461,7 @@ impl Handlers<'_> {
                 let ids: Vec<&str> = stored.member_ids().collect();
                 let change = GroupChange {
                     idp: self.tenant().clone(),
+                    correlation_id: self.call.correlation_id.clone(),
                     event: GroupEvent::Created,
                     scim_id: stored.id.clone(),
                     display_name: name.clone(),
@@ -612,6 +623,7 @@ impl Handlers<'_> {
         };
         let change = GroupChange {
             idp: self.tenant().clone(),
+            correlation_id: self.call.correlation_id.clone(),
             event: GroupEvent::Updated,
             scim_id: after.id.clone(),
             display_name: name,
@@ -651,6 +663,7 @@ impl Handlers<'_> {
                 let ids: Vec<&str> = current.member_ids().collect();
                 let change = GroupChange {
                     idp: self.tenant().clone(),
+                    correlation_id: self.call.correlation_id.clone(),
                     event: GroupEvent::Deleted,
                     scim_id: current.id.clone(),
                     display_name: current

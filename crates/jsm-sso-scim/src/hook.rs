@@ -22,6 +22,8 @@ use crate::store::Resource;
 pub struct ProvisionedUser {
     /// The IdP whose token made the call.
     pub idp: IdpId,
+    /// The SCIM call's correlation id (shared with its audit events).
+    pub correlation_id: String,
     /// The SCIM id.
     pub scim_id: String,
     /// The IdP's id for the user (`externalId`).
@@ -46,7 +48,12 @@ pub struct ProvisionedUser {
 impl ProvisionedUser {
     /// Builds the view of a stored user with its group names.
     #[must_use]
-    pub fn from_resource(idp: &IdpId, user: &Resource, groups: Vec<String>) -> Self {
+    pub fn from_resource(
+        idp: &IdpId,
+        correlation_id: &str,
+        user: &Resource,
+        groups: Vec<String>,
+    ) -> Self {
         let attrs = &user.attributes;
         let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
         let emails: Vec<&Value> = attrs
@@ -105,6 +112,7 @@ impl ProvisionedUser {
         groups.dedup();
         Self {
             idp: idp.clone(),
+            correlation_id: correlation_id.to_owned(),
             scim_id: user.id.clone(),
             external_id: s(attrs.get("externalId")),
             user_name: s(attrs.get("userName")).unwrap_or_default(),
@@ -134,6 +142,8 @@ pub enum GroupEvent {
 pub struct GroupChange {
     /// The IdP whose token made the call.
     pub idp: IdpId,
+    /// The SCIM call's correlation id (shared with its audit events).
+    pub correlation_id: String,
     /// What happened.
     pub event: GroupEvent,
     /// The group's SCIM id.

@@ -26,9 +26,11 @@ pub mod schema;
 pub mod service;
 pub mod store;
 
+pub use bytes;
 pub use error::{Error, ScimType};
 pub use filter::{Filter, FilterError, FilterLimits};
 pub use hook::{GroupChange, GroupEvent, HookError, NoHook, ProvisionedUser, ProvisioningHook};
+pub use http;
 pub use jsm_sso_core::CodedError;
 pub use schema::ResourceKind;
 pub use service::{ConfigError, ScimService, ScimServiceBuilder};

@@ -13,12 +13,14 @@
 //! | [`gate`] | [`Action`], [`RequestDesk`](gate::RequestDesk), [`RequestDraft`](gate::RequestDraft), [`RateLimit`](gate::RateLimit) |
 //! | [`cleanup`] | [`CleanupOptions`](cleanup::CleanupOptions), [`CleanupPlan`](cleanup::CleanupPlan), [`CleanupMode`](cleanup::CleanupMode) |
 //! | [`scim`] | [`ScimProvisioning`](scim::ScimProvisioning): the `jsm-sso-scim` provisioning hook |
+//! | `totp` | `TotpFactor` (feature `totp`): the second factor on `jsm-sso-mfa` |
 //! | [`trail`] | [`AuditContext`] |
 //! | [`error`] | [`Error`] and its codes |
 //!
 //! # Features
 //!
 //! - `jira` (default): `RequestDesk` for `jsm_sso_jira::JiraClient` and `jira::PropertyLedger`.
+//! - `totp` (default): `totp::TotpFactor`, TOTP through `jsm-sso-mfa`.
 #![forbid(unsafe_code)]
 
 pub mod broker;
@@ -33,6 +35,8 @@ pub mod provision;
 pub mod registry;
 pub mod scim;
 pub mod session;
+#[cfg(feature = "totp")]
+pub mod totp;
 pub mod trail;
 
 pub use broker::{Begin, Broker, BrokerBuilder, IdpChoice, LoginOutcome, LoginRequest, SignedIn};

@@ -3,8 +3,10 @@
 #
 # README.md names this command and .ci/run calls exactly it. It installs the real peers the
 # interop tests talk to (once; a second run finds them and installs nothing), then runs, in
-# order: rustfmt, clippy, rustdoc, the benches once each in test mode, and the tests. The last
-# thing it prints is cargo test's summary.
+# order: rustfmt, clippy, rustdoc, the benches once each in test mode, the fuzz smoke (every
+# fuzz target briefly, scripts/fuzz-smoke.sh), the bench ratios in quick mode (each hot path
+# beside its floor, scripts/bench-ratios.py), and the tests. The last thing it prints is cargo
+# test's summary.
 #
 # Environment:
 #   JSM_SSO_REQUIRE_PEERS  1 (the default here): interop tests FAIL when a peer (xmlsec1,
@@ -140,6 +142,12 @@ if [ "${#bench_files[@]}" -gt 0 ]; then
     section "benches, each once in test mode: cargo test --workspace --all-features --bench '*'"
     cargo test --workspace --all-features --bench '*'
 fi
+
+section "fuzz smoke: each fuzz target ${FUZZ_SMOKE_SECONDS:-10}s from its seed corpus (scripts/fuzz-smoke.sh)"
+bash scripts/fuzz-smoke.sh
+
+section "bench ratios, quick mode: hot path / floor (scripts/bench-ratios.py)"
+python3 scripts/bench-ratios.py
 
 section "cargo test --workspace --all-features (JSM_SSO_REQUIRE_PEERS=$JSM_SSO_REQUIRE_PEERS)"
 cargo test --workspace --all-features

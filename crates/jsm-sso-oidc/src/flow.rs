@@ -38,6 +38,8 @@ fn random_b64(bytes: usize) -> Result<String, Error> {
 #[derive(Clone)]
 pub struct ClientKey {
     kid: Option<String>,
+    /// `x5t` and `x5t#S256` of the key's certificate, when one is given.
+    thumbprints: Option<(String, String)>,
     key: Arc<SigningKey>,
 }
 
@@ -66,6 +68,7 @@ impl ClientKey {
             .map_err(|e| Error::Config(format!("private_key_jwt rsa key: {e}")))?;
         Ok(Self {
             kid,
+            thumbprints: None,
             key: Arc::new(SigningKey::Rsa(pair)),
         })
     }
@@ -81,8 +84,23 @@ impl ClientKey {
             .map_err(|e| Error::Config(format!("private_key_jwt p-256 key: {e}")))?;
         Ok(Self {
             kid,
+            thumbprints: None,
             key: Arc::new(SigningKey::P256(pair)),
         })
+    }
+
+    /// Names the key's X.509 certificate (DER) in every assertion's header as `x5t` (SHA-1
+    /// thumbprint) and `x5t#S256` (SHA-256 thumbprint). Microsoft Entra ID finds the
+    /// registered certificate by `x5t` and refuses an assertion that carries only a `kid`.
+    #[must_use]
+    pub fn with_certificate(mut self, certificate_der: &[u8]) -> Self {
+        let thumbprint =
+            |alg| crate::b64::encode(ring::digest::digest(alg, certificate_der).as_ref());
+        self.thumbprints = Some((
+            thumbprint(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
+            thumbprint(&ring::digest::SHA256),
+        ));
+        self
     }
 
     /// The assertion's algorithm.
@@ -98,8 +116,14 @@ impl ClientKey {
     /// random `jti`, valid for 60 seconds.
     fn assertion(&self, client_id: &str, audience: &str, now: SystemTime) -> Result<String, Error> {
         let mut header = serde_json::json!({"alg": self.alg().as_str(), "typ": "JWT"});
-        if let (Some(kid), Some(h)) = (&self.kid, header.as_object_mut()) {
-            h.insert("kid".into(), Value::String(kid.clone()));
+        if let Some(h) = header.as_object_mut() {
+            if let Some(kid) = &self.kid {
+                h.insert("kid".into(), Value::String(kid.clone()));
+            }
+            if let Some((sha1, sha256)) = &self.thumbprints {
+                h.insert("x5t".into(), Value::String(sha1.clone()));
+                h.insert("x5t#S256".into(), Value::String(sha256.clone()));
+            }
         }
         let iat = unix_seconds(now);
         let claims = serde_json::json!({
@@ -845,6 +869,42 @@ mod tests {
         );
         let cb = Callback::from_url("https://rp.example/cb?error=access_denied&state=s").unwrap();
         assert_eq!(cb.error.as_deref(), Some("access_denied"));
+    }
+
+    fn header_of(assertion: &str) -> Value {
+        let header = assertion.split('.').next().unwrap();
+        serde_json::from_slice(&crate::b64::decode(header.as_bytes()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn client_assertion_names_the_certificate_when_given() {
+        let der = jsm_sso_testkit::oidc::TestKey::rs256().pkcs8_der();
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let plain = ClientKey::rsa_pkcs8(der, Some("k1".into())).unwrap();
+        let header = header_of(&plain.assertion("c", "https://op/token", now).unwrap());
+        assert_eq!(header["kid"], "k1");
+        assert!(header.get("x5t").is_none() && header.get("x5t#S256").is_none());
+
+        // Any bytes stand for the certificate: the header carries their thumbprints.
+        let certificate = b"certificate DER bytes";
+        let with_cert = plain.with_certificate(certificate);
+        let header = header_of(&with_cert.assertion("c", "https://op/token", now).unwrap());
+        assert_eq!(header["kid"], "k1");
+        assert_eq!(
+            header["x5t"],
+            crate::b64::encode(
+                ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, certificate).as_ref()
+            )
+        );
+        assert_eq!(
+            header["x5t#S256"],
+            crate::b64::encode(ring::digest::digest(&ring::digest::SHA256, certificate).as_ref())
+        );
+        assert_eq!(
+            header["x5t"].as_str().unwrap().len(),
+            27,
+            "20 bytes, unpadded"
+        );
     }
 
     #[test]

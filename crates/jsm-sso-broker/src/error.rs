@@ -326,6 +326,72 @@ mod tests {
         assert!(clipped.ends_with("..."));
     }
 
+    /// Every broker-own variant: distinct codes, listed in docs/errors.md, lower-case
+    /// messages without a trailing period, a hint each.
+    #[test]
+    fn own_codes_are_distinct_documented_and_well_formed() {
+        let all = [
+            Error::Config("x".into()),
+            Error::HintInvalid { hint: "a@".into() },
+            Error::UnknownIdp("x".into()),
+            Error::NoIdpForDomain { domain: "d".into() },
+            Error::IdpNotAllowed {
+                idp: "i".into(),
+                portal: "p".into(),
+            },
+            Error::ReturnToInvalid {
+                return_to: "//x".into(),
+            },
+            Error::CallbackMalformed("x".into()),
+            Error::StateUnknown,
+            Error::PendingMalformed("x".into()),
+            Error::IdpMismatch {
+                expected: "a".into(),
+                actual: "b".into(),
+            },
+            Error::Denied { reason: None },
+            Error::EmailUnverified { idp: "i".into() },
+            Error::MfaUnavailable,
+            Error::MfaChallengeUnknown,
+            Error::MfaRefused { attempts_left: 2 },
+            Error::MfaAttemptsExhausted,
+            Error::OrganizationUnknown {
+                organization: "o".into(),
+            },
+            Error::Ledger(Box::new(Error::StateUnknown)),
+            Error::SessionMalformed("x"),
+            Error::SessionSignature,
+            Error::SessionExpired {
+                expired_at: SystemTime::UNIX_EPOCH,
+            },
+            Error::PortalDenied { portal: "p".into() },
+            Error::RateLimited {
+                limit: 1,
+                window_secs: 60,
+            },
+            Error::RequestInvalid("x".into()),
+        ];
+        let codes: std::collections::BTreeSet<_> = all.iter().map(CodedError::code).collect();
+        assert_eq!(codes.len(), all.len());
+        let docs = include_str!("../../../docs/errors.md");
+        for e in &all {
+            let code = e.code();
+            assert!(code.starts_with("broker."), "{code}");
+            assert!(
+                docs.contains(&format!("`{code}`")),
+                "{code} missing from docs/errors.md"
+            );
+            assert!(!e.hint().is_empty());
+            let msg = e.to_string();
+            assert!(!msg.ends_with('.'), "{msg}");
+            assert_eq!(
+                msg.chars().next().map(char::is_lowercase),
+                Some(true),
+                "{msg}"
+            );
+        }
+    }
+
     #[test]
     fn wrapped_errors_keep_their_codes() {
         let e = Error::Directory {

@@ -13,7 +13,8 @@
 //! | [`gate`] | [`Action`], [`RequestDesk`](gate::RequestDesk), [`RequestDraft`](gate::RequestDraft), [`RateLimit`](gate::RateLimit) |
 //! | [`cleanup`] | [`CleanupOptions`](cleanup::CleanupOptions), [`CleanupPlan`](cleanup::CleanupPlan), [`CleanupMode`](cleanup::CleanupMode) |
 //! | [`scim`] | [`ScimProvisioning`](scim::ScimProvisioning): the `jsm-sso-scim` provisioning hook |
-//! | `totp` | `TotpFactor` (feature `totp`): the second factor on `jsm-sso-mfa` |
+//! | `totp` | `TotpFactor`, `FactorStore` (feature `totp`): the second factor on `jsm-sso-mfa` |
+//! | `jira` | `PropertyLedger` and the `RequestDesk` for `JiraClient` (feature `jira`) |
 //! | [`trail`] | [`AuditContext`] |
 //! | [`error`] | [`Error`] and its codes |
 //!

@@ -873,7 +873,10 @@ impl Broker {
     }
 
     /// The portal gate: whether the session token lets its customer do `action` on
-    /// `portal`. A refusal is audited (`gate.denied` with the code).
+    /// `portal`. Every action needs a live session signed by one of the broker's keys that
+    /// grants the portal; raising a request also passes the rate limit, in
+    /// [`raise_request`](Self::raise_request). A refusal is audited (`gate.denied` with
+    /// the code).
     ///
     /// # Errors
     ///

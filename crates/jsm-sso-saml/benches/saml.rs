@@ -81,20 +81,40 @@ fn quick_xml_pass(xml: &str) -> usize {
     }
 }
 
-/// Median time per call of `f` over `rounds` batches (for the printed ratio only; criterion's
-/// own estimates are the reported numbers).
-fn median_per_call(mut f: impl FnMut(), rounds: usize, batch: u32) -> Duration {
-    let mut samples: Vec<Duration> = (0..rounds)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..batch {
-                f();
-            }
-            start.elapsed() / batch
-        })
-        .collect();
-    samples.sort();
-    samples[samples.len() / 2]
+/// Times `validate` and `floor` in alternating batches and returns the medians of their
+/// per-call times and of the per-round ratios (pairing the two keeps the ratio steady on a
+/// loaded machine; criterion's own estimates are the reported times).
+fn paired(
+    mut validate: impl FnMut(),
+    mut floor: impl FnMut(),
+    rounds: usize,
+    batch: u32,
+) -> (Duration, Duration, f64) {
+    let time = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        for _ in 0..batch {
+            f();
+        }
+        start.elapsed() / batch
+    };
+    let mut full = Vec::new();
+    let mut base = Vec::new();
+    let mut ratios = Vec::new();
+    for _ in 0..rounds {
+        let v = time(&mut validate);
+        let f = time(&mut floor);
+        ratios.push(v.as_secs_f64() / f.as_secs_f64().max(1e-12));
+        full.push(v);
+        base.push(f);
+    }
+    full.sort();
+    base.sort();
+    ratios.sort_by(f64::total_cmp);
+    (
+        full[full.len() / 2],
+        base[base.len() / 2],
+        ratios[ratios.len() / 2],
+    )
 }
 
 fn benches(c: &mut Criterion) {
@@ -152,21 +172,20 @@ fn benches(c: &mut Criterion) {
     // The ratio, measured back to back on the same machine state. In test mode (`cargo test
     // --bench`) a single round suffices to show it runs.
     let quick = std::env::args().any(|a| a == "--test" || a == "--list");
-    let (rounds, batch) = if quick { (1, 1) } else { (31, 200) };
-    let full = median_per_call(
+    let (rounds, batch) = if quick { (1, 1) } else { (101, 50) };
+    let (full, base, ratio) = paired(
         || {
             validate(black_box(&typical));
         },
+        floor,
         rounds,
         batch,
     );
-    let base = median_per_call(floor, rounds, batch);
     println!(
-        "saml/typical: validate {:.1} µs, floor {:.1} µs, ratio {:.2}x (target <= 2x); \
+        "saml/typical: validate {:.1} µs, floor {:.1} µs, ratio {ratio:.2}x (target <= 2x); \
          quoted peers: samael 1762 µs, python3-saml 5473 µs, node-saml 17245 µs",
         full.as_secs_f64() * 1e6,
         base.as_secs_f64() * 1e6,
-        full.as_secs_f64() / base.as_secs_f64(),
     );
 }
 

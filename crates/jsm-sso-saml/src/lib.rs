@@ -35,9 +35,13 @@
 //! `InResponseTo`; exactly one Assertion or EncryptedAssertion (decrypted); the assertion
 //! signature; that a trusted signature covers the assertion; assertion Issuer; Subject NameID
 //! (full text); a bearer SubjectConfirmation with Recipient, NotOnOrAfter and InResponseTo;
-//! Conditions time window with clock skew; AudienceRestriction; AuthnStatement and session
+//! Conditions time window with clock skew; AudienceRestriction; no condition the SP does not
+//! understand (`OneTimeUse` and `ProxyRestriction` are honoured); AuthnStatement and session
 //! expiry; attributes (a repeated attribute name is refused). Replay protection goes through
 //! the [`ReplayCache`](jsm_sso_core::ReplayCache) seam in [`ServiceProvider::finish_login`].
+//! `SubjectConfirmationData/@Address` is deliberately not compared with the client address:
+//! the profile makes that check optional, and behind proxies and NAT the SP does not see the
+//! address the IdP saw.
 #![forbid(unsafe_code)]
 
 mod attributes;

@@ -204,7 +204,18 @@ pub(crate) fn decode_base64(
     what: &'static str,
     limit: usize,
 ) -> Result<Vec<u8>, Error> {
-    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    // Line breaks are common (IdPs wrap at 76 columns); copy only when there are some.
+    let bytes = value.as_bytes();
+    let compact: std::borrow::Cow<'_, [u8]> = if bytes.iter().any(u8::is_ascii_whitespace) {
+        bytes
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect::<Vec<u8>>()
+            .into()
+    } else {
+        bytes.into()
+    };
     // 4 base64 characters carry 3 bytes: refuse before decoding what cannot fit.
     if compact.len() / 4 * 3 > limit {
         return Err(Error::TooLarge {
@@ -214,7 +225,7 @@ pub(crate) fn decode_base64(
         });
     }
     base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
+        .decode(&compact)
         .map_err(|_| Error::Base64 { what })
 }
 

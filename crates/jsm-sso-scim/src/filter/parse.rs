@@ -305,7 +305,17 @@ impl<'a> Parser<'a> {
                     "false" => Ok(CompValue::Bool(false)),
                     "null" => Ok(CompValue::Null),
                     _ => match serde_json::from_str::<serde_json::Value>(&w) {
-                        Ok(serde_json::Value::Number(n)) => Ok(CompValue::Number(n)),
+                        Ok(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => {
+                            Ok(CompValue::Number(n))
+                        }
+                        // Other numbers through the correctly rounded std parser, so a
+                        // filter's canonical text parses back to the same value.
+                        Ok(serde_json::Value::Number(_)) => w
+                            .parse::<f64>()
+                            .ok()
+                            .and_then(serde_json::Number::from_f64)
+                            .map(CompValue::Number)
+                            .ok_or_else(|| syntax(at, "a finite number", &w)),
                         _ => Err(syntax(at, "a string, number, true, false or null", &w)),
                     },
                 }
@@ -374,6 +384,10 @@ mod tests {
         assert_eq!(p("a eq null").to_string(), "a eq null");
         assert_eq!(p("a gt -1.5e3").to_string(), "a gt -1500.0");
         assert_eq!(p(r#"a eq "q\"uote""#).to_string(), r#"a eq "q\"uote""#);
+        // Found by the fuzzer: a long integer must survive printing and parsing again.
+        let big = p("c eq -1999999999999999999999999999999999999999999999999999999999999999990");
+        assert_eq!(p(&big.to_string()), big);
+        assert_eq!(err("a eq 1e999").code(), "scim.filter.syntax");
     }
 
     #[test]

@@ -1,0 +1,68 @@
+//! `portal-gateway`: serves the gateway. `--demo` runs the embedded default (as
+//! `jsm-sso demo`); `--config FILE [--check]` validates a deployment's TOML file.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use jsm_sso_gateway::demo::{Demo, DemoOptions};
+
+/// The jsm-sso portal gateway.
+#[derive(Debug, Parser)]
+#[command(name = "portal-gateway", version)]
+struct Args {
+    /// The TOML configuration file (docs/gateway.md).
+    #[arg(long, value_name = "FILE", required_unless_present = "demo")]
+    config: Option<std::path::PathBuf>,
+    /// Validate the configuration and exit.
+    #[arg(long)]
+    check: bool,
+    /// Run the embedded demo instead of a configuration.
+    #[arg(long, conflicts_with = "config")]
+    demo: bool,
+    /// Where the demo listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+}
+
+#[expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program"
+)]
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("portal-gateway: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        if let Some(path) = &args.config {
+            return jsm_sso_gateway::config::run(path, args.check);
+        }
+        let options = DemoOptions {
+            listen: args.listen,
+            ..DemoOptions::default()
+        };
+        match Demo::start(options).await {
+            Ok(demo) => {
+                println!("{}", demo.banner());
+                tokio::select! {
+                    () = demo.wait() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("portal-gateway: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

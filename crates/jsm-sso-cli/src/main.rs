@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod demo;
 mod failure;
 mod input;
 mod oidc;
@@ -81,6 +82,8 @@ enum Command {
     /// Access policy: check a policy file, explain its decision for an identity
     #[command(subcommand)]
     Policy(policy::Command),
+    /// Run the portal gateway demo on 127.0.0.1 (embedded IdPs, JSM in memory); prints the URL
+    Demo(demo::Args),
 }
 
 impl Command {
@@ -92,6 +95,7 @@ impl Command {
             Command::Oidc(command) => oidc::run(command),
             Command::Audit(command) => audit::run(command),
             Command::Policy(command) => policy::run(command),
+            Command::Demo(args) => demo::run(&args),
         }
     }
 }

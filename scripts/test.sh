@@ -73,6 +73,10 @@ APT_PEERS=(
     # Redis for jsm-sso-redis's store tests and the broker's two-instance fleet test
     # (scripts/peers.d/redis.sh)
     "redis-server:redis-server"
+    # headless Chromium and its WebDriver for the portal gateway's browser tests
+    # (examples/portal-gateway/tests/browser.rs; loopback only, background services off)
+    "chromium:chromium"
+    "chromedriver:chromium-driver"
 )
 missing=()
 for peer in "${APT_PEERS[@]}"; do

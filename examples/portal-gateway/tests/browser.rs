@@ -1,0 +1,337 @@
+//! The gateway in a real browser: headless Chromium driven over WebDriver (chromedriver),
+//! against the demo on 127.0.0.1 — SAML sign-in -> portal list -> request raised (seen in
+//! JSM in memory), a denied domain sees the policy's reason, TOTP enrolment with the code
+//! computed from the page's otpauth URI, then the admin audit page shows the events.
+//! Screenshots of each page go to `target/browser-artifacts/`.
+//!
+//! Without `chromium` and `chromedriver` on PATH the test prints a skip line and passes,
+//! unless `JSM_SSO_REQUIRE_PEERS=1` (set by `scripts/test.sh`, which installs them).
+//! Chromium runs with its background services off and every host name but 127.0.0.1
+//! unresolvable, so nothing but loopback is contacted.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    reason = "tests: a failed unwrap is a failed test; the skip line goes to stderr"
+)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine as _;
+use jsm_sso_gateway::demo::{Demo, DemoOptions};
+use serde_json::{Value, json};
+
+fn on_path(cmd: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(cmd))
+            .find(|p| p.is_file())
+    })
+}
+
+struct Driver {
+    child: Child,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    artifacts: PathBuf,
+}
+
+impl Browser {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let text = request.send().await.unwrap().text().await.unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert!(value["value"].get("error").is_none(), "{path}: {text}");
+        value["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self
+                .http
+                .post(format!("{}/element", self.base))
+                .header("content-type", "application/json")
+                .body(json!({"using": "css selector", "value": css}).to_string())
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if let Some(id) = value["value"]
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(Value::as_str)
+            {
+                return id.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no element {css}: {}",
+                self.source().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let source = self.source().await;
+            if source.contains(needle) {
+                return source;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {needle:?} at {}: {source}",
+                self.url().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        std::fs::write(self.artifacts.join(format!("{name}.png")), bytes).unwrap();
+    }
+
+    async fn forget_cookies(&self) {
+        self.call(reqwest::Method::DELETE, "/cookie", None).await;
+    }
+
+    /// Email-first sign-in, then the persona at the demo IdP.
+    async fn sign_in(&self, demo: &Demo, email: &str, shot: &str) {
+        self.forget_cookies().await;
+        self.go(&format!("{}/login", demo.url())).await;
+        self.type_into("#email", email).await;
+        self.screenshot(&format!("{shot}-1-sign-in")).await;
+        self.click("#continue").await;
+        self.wait_for(email).await;
+        self.screenshot(&format!("{shot}-2-idp")).await;
+        self.click(&format!("[id=\"persona-{email}\"]")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_sign_in_request_denial_mfa_and_audit() {
+    let (Some(chromium), Some(chromedriver)) = (on_path("chromium"), on_path("chromedriver"))
+    else {
+        assert!(
+            std::env::var("JSM_SSO_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "JSM_SSO_REQUIRE_PEERS=1 but chromium or chromedriver is not on PATH"
+        );
+        eprintln!(
+            "skipped: chromium and chromedriver are not installed (scripts/test.sh installs them)"
+        );
+        return;
+    };
+    let _already = rustls::crypto::ring::default_provider().install_default();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _driver = Driver {
+        child: Command::new(chromedriver)
+            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let http = reqwest::Client::new();
+    let root = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http.get(format!("{root}/status")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--disable-domain-reliability",
+        "--disable-client-side-phishing-detection",
+        "--metrics-recording-only",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        "--window-size=1200,900",
+    ];
+    let caps = json!({"capabilities": {"alwaysMatch": {
+        "browserName": "chrome",
+        "goog:chromeOptions": {"binary": chromium, "args": args}
+    }}});
+    let created: Value = serde_json::from_str(
+        &http
+            .post(format!("{root}/session"))
+            .header("content-type", "application/json")
+            .body(caps.to_string())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let session = created["value"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    let artifacts =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let browser = Browser {
+        http: http.clone(),
+        base: format!("{root}/session/{session}"),
+        artifacts,
+    };
+    let demo = Demo::start(DemoOptions::default()).await.unwrap();
+
+    // SAML sign-in -> portal list -> request raised.
+    browser.sign_in(&demo, "alice@acme.example", "saml").await;
+    browser.wait_for("id=\"portals\"").await;
+    browser.screenshot("saml-3-portals").await;
+    browser.click("a[id^=\"raise-\"]").await;
+    browser
+        .type_into("#f-summary", "Laptop will not boot")
+        .await;
+    browser
+        .type_into("#f-description", "Since this morning.")
+        .await;
+    browser.screenshot("saml-4-request-form").await;
+    browser.click("#send").await;
+    let done = browser.wait_for("id=\"request-key\"").await;
+    browser.screenshot("saml-5-request-raised").await;
+    let requests = demo.jsm().requests();
+    assert_eq!(requests.len(), 1);
+    assert!(done.contains(&requests[0].issue_key));
+    assert_eq!(requests[0].fields["summary"], "Laptop will not boot");
+
+    // A denied domain sees the policy's reason.
+    browser
+        .sign_in(&demo, "mallory@evil.example", "denied")
+        .await;
+    browser
+        .wait_for("Accounts from evil.example cannot use this portal.")
+        .await;
+    browser.screenshot("denied-3-reason").await;
+
+    // MFA: enrolment with the code from the page's otpauth URI, then the portals.
+    browser.sign_in(&demo, "frank@acme.example", "mfa").await;
+    let page = browser.wait_for("otpauth://").await;
+    browser.screenshot("mfa-3-enrol").await;
+    let start = page.find("otpauth://").unwrap();
+    let uri = page[start..start + page[start..].find('<').unwrap()].replace("&amp;", "&");
+    let secret = url::Url::parse(&uri)
+        .unwrap()
+        .query_pairs()
+        .find(|(n, _)| n == "secret")
+        .unwrap()
+        .1
+        .into_owned();
+    let code = jsm_sso_mfa::TotpSecret::from_base32(&secret, jsm_sso_mfa::TotpParams::default())
+        .unwrap()
+        .totp(SystemTime::now())
+        .unwrap();
+    browser.type_into("#code", &code).await;
+    browser.click("#verify").await;
+    browser.wait_for("Billing").await;
+    browser.screenshot("mfa-4-portals").await;
+
+    // The admin audit page shows the events and the chain status.
+    browser.sign_in(&demo, "ada@acme.example", "admin").await;
+    browser.wait_for("id=\"portals\"").await;
+    browser.go(&format!("{}/admin/audit", demo.url())).await;
+    let audit = browser.wait_for("Hash chain intact").await;
+    browser.screenshot("admin-3-audit").await;
+    for needle in [
+        "signin.succeeded",
+        "broker.policy.denied",
+        "request.raised",
+        "mfa.enrolled",
+        "alice@acme.example",
+    ] {
+        assert!(audit.contains(needle), "{needle} not on the audit page");
+    }
+    browser.go(&format!("{}/admin/customers", demo.url())).await;
+    browser.wait_for("frank@acme.example").await;
+    browser.screenshot("admin-4-customers").await;
+
+    let _ = http
+        .delete(format!("{root}/session/{session}"))
+        .send()
+        .await;
+}

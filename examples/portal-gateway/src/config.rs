@@ -545,6 +545,100 @@ pub fn run(path: &std::path::Path, check: bool) -> std::process::ExitCode {
 mod tests {
     use super::*;
 
+    fn codes(text: &str) -> Vec<&'static str> {
+        parse(text, "gateway.toml")
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.code)
+            .collect()
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = r#"
+[server]
+base_url = "http://support.example.com"
+listen = "nowhere"
+[session]
+key_env = "JSM_SSO_GATEWAY_TEST_UNSET_VARIABLE"
+lifetime_secs = 5
+[jsm]
+[policy]
+file = "/nonexistent/policy.toml"
+[audit]
+[admin]
+idps = ["ghost"]
+[[idp]]
+id = "Bad Id"
+protocol = "saml"
+metadata_file = "/nonexistent/idp.xml"
+sso_url = "https://idp.example/sso"
+[[idp]]
+id = "okta"
+protocol = "oidc"
+client_secret_env_typo = "X"
+[[idp]]
+id = "okta"
+protocol = "ldap"
+[[portal]]
+id = "2"
+[[portal.request_type]]
+id = "10"
+show = ["summary"]
+fill = { summary = "{email}" }
+"#;
+        let found = codes(text);
+        for code in [
+            "config.value.invalid",
+            "config.env.missing",
+            "config.file.unreadable",
+            "config.idp.unknown",
+            "config.key.conflict",
+            "config.key.unknown",
+            "config.key.missing",
+            "config.idp.duplicate",
+        ] {
+            assert!(found.contains(&code), "{code} not in {found:?}");
+        }
+        assert!(found.len() >= 12, "{found:?}");
+    }
+
+    #[test]
+    fn syntax_and_unknown_top_level_keys_carry_a_position() {
+        let problems = parse(
+            "[server]\nbase_url = \"https://a.example\"\nbogus = 1\n",
+            "g.toml",
+        )
+        .unwrap_err();
+        assert_eq!(problems[0].code, "config.key.unknown");
+        assert!(
+            problems[0].location.starts_with("g.toml:3:"),
+            "{:?}",
+            problems[0]
+        );
+        assert_eq!(
+            parse("not toml [", "g.toml").unwrap_err()[0].code,
+            "config.syntax"
+        );
+        assert_eq!(
+            load(Path::new("/nonexistent/gateway.toml")).unwrap_err()[0].code,
+            "config.io"
+        );
+    }
+
+    #[test]
+    fn base_url_rules() {
+        assert_eq!(
+            check_base_url("https://s.example/support/").unwrap(),
+            "https://s.example/support"
+        );
+        assert!(check_base_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_base_url("http://s.example").is_err());
+        assert!(check_base_url("https://s.example/?q=1").is_err());
+        assert!(check_base_url("/relative").is_err());
+    }
+
     #[test]
     fn loopback_hosts() {
         assert!(is_loopback("127.0.0.1") && is_loopback("[::1]") && is_loopback("localhost"));

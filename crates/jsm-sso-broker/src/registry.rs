@@ -113,6 +113,11 @@ impl Registry {
         if self.idps.is_empty() {
             return Err(Error::Config("no identity provider is registered".into()));
         }
+        if let Some((portal, _)) = self.portals.iter().find(|(_, idps)| idps.is_empty()) {
+            return Err(Error::Config(format!(
+                "portal {portal} allows no identity provider: nobody could sign in to it"
+            )));
+        }
         let named = self
             .domains
             .values()

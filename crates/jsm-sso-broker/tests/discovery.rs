@@ -211,6 +211,13 @@ async fn builder_refuses_inconsistent_configuration() {
             parts.builder(&seams).await.portal_idps("1", ["ghost"]),
         ),
         (
+            "portal allowing no IdP",
+            parts
+                .builder(&seams)
+                .await
+                .portal_idps("1", Vec::<String>::new()),
+        ),
+        (
             "unregistered fallback",
             parts.builder(&seams).await.fallback_idps(["ghost"]),
         ),

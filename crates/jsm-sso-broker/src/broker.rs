@@ -943,7 +943,7 @@ impl Broker {
     /// # Errors
     ///
     /// The [`authorize`](Self::authorize) codes, `broker.gate.request_invalid`,
-    /// `broker.gate.rate_limited`, `broker.config` without a request desk, the desk's
+    /// `broker.gate.deprovisioned`, `broker.provision.ledger`, `broker.gate.rate_limited`, `broker.config` without a request desk, the desk's
     /// code, the store's and the audit log's.
     pub async fn raise_request(
         &self,
@@ -959,6 +959,20 @@ impl Broker {
             );
         let checked = async {
             draft.check()?;
+            // Sessions are stateless; before a request is raised, the ledger says whether
+            // the IdP deprovisioned the account since (SCIM deactivation).
+            let managed = self
+                .inner
+                .provisioner
+                .ledger()
+                .load(&session.customer)
+                .await
+                .map_err(Error::Ledger)?;
+            if managed.is_some_and(|m| m.deprovisioned) {
+                return Err(Error::Deprovisioned {
+                    customer: session.customer.clone(),
+                });
+            }
             let desk = self
                 .inner
                 .desk

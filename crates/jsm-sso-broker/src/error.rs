@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use jsm_sso_audit::AuditError;
 use jsm_sso_core::CodedError;
-use jsm_sso_core::directory::{DirectoryError, PortalId};
+use jsm_sso_core::directory::{CustomerId, DirectoryError, PortalId};
 use jsm_sso_core::identity::IdpId;
 use jsm_sso_core::store::StoreError;
 
@@ -148,6 +148,12 @@ pub enum Error {
         /// The portal asked for.
         portal: PortalId,
     },
+    /// The customer's IdP account was deprovisioned after the session was issued.
+    #[error("customer {customer} was deprovisioned")]
+    Deprovisioned {
+        /// The customer.
+        customer: CustomerId,
+    },
     /// The customer raised too many requests recently.
     #[error("request rate limit reached ({limit} per {window_secs} s)")]
     RateLimited {
@@ -231,6 +237,7 @@ impl CodedError for Error {
             Self::SessionSignature => "broker.session.signature",
             Self::SessionExpired { .. } => "broker.session.expired",
             Self::PortalDenied { .. } => "broker.gate.portal_denied",
+            Self::Deprovisioned { .. } => "broker.gate.deprovisioned",
             Self::RateLimited { .. } => "broker.gate.rate_limited",
             Self::RequestInvalid(_) => "broker.gate.request_invalid",
             Self::Desk(source) => source.code(),
@@ -302,6 +309,9 @@ impl CodedError for Error {
             Self::PortalDenied { .. } => {
                 "the policy does not grant this portal to the customer; change the policy if it should"
             }
+            Self::Deprovisioned { .. } => {
+                "the IdP deprovisioned this account; its session can no longer raise requests"
+            }
             Self::RateLimited { .. } => {
                 "the customer raised many requests in a short time; wait, or raise the limit"
             }
@@ -365,6 +375,9 @@ mod tests {
                 expired_at: SystemTime::UNIX_EPOCH,
             },
             Error::PortalDenied { portal: "p".into() },
+            Error::Deprovisioned {
+                customer: "c".into(),
+            },
             Error::RateLimited {
                 limit: 1,
                 window_secs: 60,

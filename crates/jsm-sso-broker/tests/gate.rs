@@ -227,3 +227,27 @@ async fn without_a_desk_no_request_can_be_raised() {
     assert_eq!(code(&r), "broker.config");
     assert!(h.jsm.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_deprovisioned_customer_cannot_raise_requests_with_an_old_session() {
+    let h = Harness::new().await;
+    let token = jane(&h).await;
+    let help = PortalId::from(h.help.as_str());
+    let draft = RequestDraft::new(&h.request_type, "Hello", "x");
+    h.broker.raise_request(&token, &help, &draft).await.unwrap();
+    h.broker
+        .provisioner()
+        .deprovision(
+            &"jane@acme.example".parse().unwrap(),
+            &jsm_sso_broker::AuditContext::new("scim"),
+        )
+        .await
+        .unwrap();
+    let r = h.broker.raise_request(&token, &help, &draft).await;
+    assert_eq!(code(&r), "broker.gate.deprovisioned");
+    assert_eq!(h.jsm.requests().len(), 1);
+    // Signing in again (the IdP let them back in) clears it.
+    let token = jane(&h).await;
+    h.broker.raise_request(&token, &help, &draft).await.unwrap();
+    assert_eq!(h.jsm.requests().len(), 2);
+}

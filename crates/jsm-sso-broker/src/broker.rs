@@ -629,6 +629,16 @@ impl Broker {
             .get(&pending.idp)
             .ok_or_else(|| Error::UnknownIdp(pending.idp.clone()))?;
         *context = context.clone().idp(pending.idp.clone(), idp.protocol());
+        // Checked again here: in a fleet, the instance that began the sign-in may run an
+        // older configuration than this one.
+        if let Some(portal) = &pending.portal
+            && !self.inner.registry.allowed(&pending.idp, Some(portal))
+        {
+            return Err(Error::IdpNotAllowed {
+                idp: pending.idp.clone(),
+                portal: portal.clone(),
+            });
+        }
         let identity = idp
             .finish(callback)
             .await

@@ -258,3 +258,30 @@ async fn builder_refuses_inconsistent_configuration() {
         assert_eq!(code(&builder.build()), "broker.config", "{name}");
     }
 }
+
+/// Two instances sharing the stores, one with a newer configuration that no longer allows
+/// the IdP for the portal: a sign-in begun on the old one is refused on the new one.
+#[tokio::test]
+async fn the_portal_rule_is_checked_again_where_the_sign_in_finishes() {
+    let parts = Parts::new().await;
+    let seams = parts.seams.clone();
+    let old = parts.builder(&seams).await.build().unwrap();
+    let new = parts
+        .builder(&seams)
+        .await
+        .portal_idps("p-1", ["acme-saml"])
+        .build()
+        .unwrap();
+    let h = parts.into_harness(old);
+    let request = LoginRequest::new(LoginHint::parse("okta").unwrap()).portal("p-1");
+    let Begin::Redirect { challenge, .. } = h.broker.begin_login(&request).await.unwrap() else {
+        panic!()
+    };
+    let Redirect::Location(url) = &challenge.redirect else {
+        panic!()
+    };
+    let callback = Callback::from_url(&h.op.authorize(url).unwrap()).unwrap();
+    let r = new.finish_login(&callback, None).await;
+    assert_eq!(code(&r), "broker.discovery.idp_not_allowed");
+    assert!(h.jsm.customers().is_empty());
+}

@@ -2,6 +2,10 @@
 //! against the demo on 127.0.0.1 — SAML sign-in -> portal list -> request raised (seen in
 //! JSM in memory), a denied domain sees the policy's reason, TOTP enrolment with the code
 //! computed from the page's otpauth URI, then the admin audit page shows the events.
+//! A second test signs in through the real Node `oidc-provider` peer
+//! (`JSM_SSO_OIDC_PROVIDER_URL`, started by `scripts/peers.d/oidc-provider.sh`; its
+//! `jsm-gateway` client): the OP's own login and consent pages, then the portal list; an
+//! account whose email the OP does not vouch for is refused.
 //! Screenshots of each page go to `target/browser-artifacts/`.
 //!
 //! Without `chromium` and `chromedriver` on PATH the test prints a skip line and passes,
@@ -22,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
-use jsm_sso_gateway::demo::{Demo, DemoOptions};
+use jsm_sso_gateway::demo::{Demo, DemoOptions, ExternalOidc};
 use serde_json::{Value, json};
 
 fn on_path(cmd: &str) -> Option<PathBuf> {
@@ -120,6 +124,17 @@ impl Browser {
         .await;
     }
 
+    /// Clears a field (the OP pre-fills its login field from the gateway's `login_hint`).
+    async fn clear(&self, css: &str) {
+        let id = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/clear"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
     async fn source(&self) -> String {
         self.call(reqwest::Method::GET, "/source", None)
             .await
@@ -177,8 +192,33 @@ impl Browser {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn browser_sign_in_request_denial_mfa_and_audit() {
+/// One browser session over a chromedriver of its own; the session is closed (and
+/// Chromium with it) when dropped, then chromedriver is stopped.
+struct Session {
+    browser: Browser,
+    _driver: Driver,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Blocking delete: Drop cannot await, and the runtime may be shutting down.
+        let base = self.browser.base.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let _ = reqwest::Client::new().delete(base).send().await;
+            });
+        })
+        .join();
+    }
+}
+
+/// Starts chromedriver and a headless Chromium session, or `None` (after the skip line)
+/// when they are not installed and peers are not required.
+async fn start_browser() -> Option<Session> {
     let (Some(chromium), Some(chromedriver)) = (on_path("chromium"), on_path("chromedriver"))
     else {
         assert!(
@@ -188,7 +228,7 @@ async fn browser_sign_in_request_denial_mfa_and_audit() {
         eprintln!(
             "skipped: chromium and chromedriver are not installed (scripts/test.sh installs them)"
         );
-        return;
+        return None;
     };
     let _already = rustls::crypto::ring::default_provider().install_default();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -196,7 +236,7 @@ async fn browser_sign_in_request_denial_mfa_and_audit() {
         .local_addr()
         .unwrap()
         .port();
-    let _driver = Driver {
+    let driver = Driver {
         child: Command::new(chromedriver)
             .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
             .stdout(Stdio::null())
@@ -253,11 +293,22 @@ async fn browser_sign_in_request_denial_mfa_and_audit() {
     let artifacts =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
-    let browser = Browser {
-        http: http.clone(),
-        base: format!("{root}/session/{session}"),
-        artifacts,
+    Some(Session {
+        browser: Browser {
+            http,
+            base: format!("{root}/session/{session}"),
+            artifacts,
+        },
+        _driver: driver,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_sign_in_request_denial_mfa_and_audit() {
+    let Some(session) = start_browser().await else {
+        return;
     };
+    let browser = &session.browser;
     let demo = Demo::start(DemoOptions::default()).await.unwrap();
 
     // SAML sign-in -> portal list -> request raised.
@@ -329,9 +380,111 @@ async fn browser_sign_in_request_denial_mfa_and_audit() {
     browser.go(&format!("{}/admin/customers", demo.url())).await;
     browser.wait_for("frank@acme.example").await;
     browser.screenshot("admin-4-customers").await;
+}
 
-    let _ = http
-        .delete(format!("{root}/session/{session}"))
-        .send()
+/// The `oidc-provider` peer's URL, or `None` after the skip line (a failure when
+/// `JSM_SSO_REQUIRE_PEERS=1`).
+fn oidc_provider_url() -> Option<String> {
+    match std::env::var("JSM_SSO_OIDC_PROVIDER_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("JSM_SSO_REQUIRE_PEERS").as_deref() != Ok("1"),
+                "JSM_SSO_REQUIRE_PEERS=1 but JSM_SSO_OIDC_PROVIDER_URL is not set; \
+                 source scripts/peers.d/oidc-provider.sh"
+            );
+            eprintln!(
+                "skipped: JSM_SSO_OIDC_PROVIDER_URL is not set (scripts/test.sh starts oidc-provider)"
+            );
+            None
+        }
+    }
+}
+
+/// Signs in at the real Node `oidc-provider` (its own devInteractions login and consent
+/// pages) through the gateway's email-first page, as the OP's `jsm-gateway` client.
+async fn oidc_provider_sign_in(
+    browser: &Browser,
+    demo: &Demo,
+    login: &str,
+    email: &str,
+    shot: &str,
+) {
+    browser.forget_cookies().await;
+    browser.go(&format!("{}/login", demo.url())).await;
+    browser.type_into("#email", email).await;
+    browser.screenshot(&format!("{shot}-1-sign-in")).await;
+    browser.click("#continue").await;
+    // The OP's own login page: any password.
+    browser.wait_for("name=\"password\"").await;
+    let at = browser.url().await;
+    assert!(
+        at.starts_with(&std::env::var("JSM_SSO_OIDC_PROVIDER_URL").unwrap()),
+        "not at the OP: {at}"
+    );
+    browser.clear("input[name=\"login\"]").await;
+    browser.type_into("input[name=\"login\"]", login).await;
+    browser
+        .type_into("input[name=\"password\"]", "any password")
         .await;
+    browser.screenshot(&format!("{shot}-2-op-login")).await;
+    browser.click("button[type=\"submit\"]").await;
+    // Its consent page.
+    browser.wait_for("value=\"consent\"").await;
+    browser.screenshot(&format!("{shot}-3-op-consent")).await;
+    browser.click("button[type=\"submit\"]").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_oidc_sign_in_at_oidc_provider() {
+    let Some(issuer) = oidc_provider_url() else {
+        return;
+    };
+    let Some(session) = start_browser().await else {
+        return;
+    };
+    let browser = &session.browser;
+    let demo = Demo::start(DemoOptions {
+        external_oidc: Some(ExternalOidc {
+            id: "oidc-provider".into(),
+            display_name: "oidc-provider (Node)".into(),
+            issuer,
+            client_id: "jsm-gateway".into(),
+            client_secret: "jsm-secret".into(),
+            domains: vec!["example.com".into()],
+        }),
+        ..DemoOptions::default()
+    })
+    .await
+    .unwrap();
+
+    // alice has a verified email at the OP: the policy's partner rule lets her in.
+    oidc_provider_sign_in(browser, &demo, "alice", "alice@example.com", "oidc").await;
+    let portals = browser.wait_for("id=\"portals\"").await;
+    browser.screenshot("oidc-4-portals").await;
+    assert!(portals.contains("Help Center"), "{portals}");
+    assert!(!portals.contains("Billing"), "{portals}");
+    assert!(
+        demo.jsm()
+            .customers()
+            .iter()
+            .any(|(_, email)| email == "alice@example.com"),
+        "alice is not a JSM customer: {:?}",
+        demo.jsm().customers()
+    );
+
+    // bob's email is unverified at the OP: the email-domain rule does not match him.
+    oidc_provider_sign_in(browser, &demo, "bob", "bob@example.com", "oidc-unverified").await;
+    let refused = browser.wait_for("id=\"reference\"").await;
+    browser.screenshot("oidc-unverified-4-refused").await;
+    assert!(refused.contains("Access denied"), "{refused}");
+    assert!(!refused.contains("id=\"portals\""), "{refused}");
+    assert!(
+        !demo
+            .jsm()
+            .customers()
+            .iter()
+            .any(|(_, email)| email == "bob@example.com"),
+        "a refused sign-in made a customer"
+    );
 }

@@ -6,6 +6,11 @@
 // "jsm-secret", redirect URI http://127.0.0.1:1/callback, which is never called: the test reads
 // the Location header), one per ID token algorithm:
 //   jsm-rs256 (RS256), jsm-es256 (ES256), jsm-eddsa (EdDSA)
+// A fourth client for the portal gateway's browser test (examples/portal-gateway/tests/
+// browser.rs): `jsm-gateway`, same secret, RS256, redirect URI
+// http://127.0.0.1/oidc/callback/oidc-provider (the gateway's BASE/oidc/callback/{idp}). It is
+// a `native` client so that, as RFC 8252 section 7.3 asks for loopback redirects, any port
+// matches: the test's gateway listens on a port picked at run time.
 // PKCE required, devInteractions login/consent pages (any password), accounts alice
 // (verified email, groups) and bob (unverified email), a `groups` scope and claim.
 //
@@ -53,9 +58,17 @@ function client(id, alg) {
   };
 }
 
+function gatewayClient() {
+  return {
+    ...client('jsm-gateway', 'RS256'),
+    application_type: 'native',
+    redirect_uris: ['http://127.0.0.1/oidc/callback/oidc-provider'],
+  };
+}
+
 function makeProvider() {
   const provider = new Provider(issuer, {
-    clients: [client('jsm-rs256', 'RS256'), client('jsm-es256', 'ES256'), client('jsm-eddsa', 'EdDSA')],
+    clients: [client('jsm-rs256', 'RS256'), client('jsm-es256', 'ES256'), client('jsm-eddsa', 'EdDSA'), gatewayClient()],
     jwks: { keys },
     pkce: { required: () => true },
     features: { devInteractions: { enabled: true } },

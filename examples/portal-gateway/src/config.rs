@@ -263,6 +263,19 @@ pub fn check_base_url(text: &str) -> Result<String, String> {
 ///
 /// Every problem found (`config.io`, `config.syntax`, `config.key.unknown`, ...).
 pub fn load(path: &Path) -> Result<File, Vec<Problem>> {
+    match load_partial(path)? {
+        (file, problems) if problems.is_empty() => Ok(file),
+        (_, problems) => Err(problems),
+    }
+}
+
+/// As [`load`], but a file that parses is returned with its problems, so that the checks
+/// needing it (`crate::serve::build`) can add theirs to the same report.
+///
+/// # Errors
+///
+/// `config.io`, or a file that does not parse (`config.syntax`, `config.key.*`).
+pub fn load_partial(path: &Path) -> Result<(File, Vec<Problem>), Vec<Problem>> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![Problem::new(
@@ -272,7 +285,7 @@ pub fn load(path: &Path) -> Result<File, Vec<Problem>> {
             "check the path and its permissions",
         )]
     })?;
-    parse(&text, &name)
+    parse_partial(&text, &name)
 }
 
 /// Validates configuration text named `name` (see [`load`]).
@@ -281,6 +294,18 @@ pub fn load(path: &Path) -> Result<File, Vec<Problem>> {
 ///
 /// Every problem found.
 pub fn parse(text: &str, name: &str) -> Result<File, Vec<Problem>> {
+    match parse_partial(text, name)? {
+        (file, problems) if problems.is_empty() => Ok(file),
+        (_, problems) => Err(problems),
+    }
+}
+
+/// As [`parse`], returning a file that parses with its problems.
+///
+/// # Errors
+///
+/// A file that does not parse.
+pub fn parse_partial(text: &str, name: &str) -> Result<(File, Vec<Problem>), Vec<Problem>> {
     let file: File = toml::from_str(text).map_err(|e| {
         let message = e.message().to_owned();
         let location = e
@@ -503,11 +528,7 @@ pub fn parse(text: &str, name: &str) -> Result<File, Vec<Problem>> {
             }
         }
     }
-    if problems.is_empty() {
-        Ok(file)
-    } else {
-        Err(problems)
-    }
+    Ok((file, problems))
 }
 
 #[expect(
@@ -528,17 +549,62 @@ fn report(problems: &[Problem]) -> std::process::ExitCode {
 }
 
 /// Runs `portal-gateway --config FILE [--check]`: validates the file and reports every
-/// problem (`file:line:column: message` on stderr, one JSON object on stdout, exit 2).
-pub fn run(path: &std::path::Path, check: bool) -> std::process::ExitCode {
-    match load(path) {
-        Ok(_) if check => std::process::ExitCode::SUCCESS,
-        Ok(_) => report(&[Problem::new(
-            "config.invalid",
-            path.display().to_string(),
-            "serving from a configuration file is not available in this build; use --demo".into(),
-            "run `jsm-sso demo` or `portal-gateway --demo`",
-        )]),
-        Err(problems) => report(&problems),
+/// problem (`file:line:column: message` on stderr, one JSON object on stdout, exit 2);
+/// without `--check`, builds the gateway ([`crate::serve::build`], which makes the
+/// start-time connections) and serves it until Ctrl-C.
+#[expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program"
+)]
+pub async fn run(path: &std::path::Path, check: bool) -> std::process::ExitCode {
+    let (file, mut problems) = match load_partial(path) {
+        Ok(loaded) => loaded,
+        Err(problems) => return report(&problems),
+    };
+    // The start-time checks run even when the file has problems: every one is reported.
+    let built = match crate::serve::build(&file).await {
+        Ok(built) if problems.is_empty() => built,
+        Ok(_) => return report(&problems),
+        Err(more) => {
+            for p in more {
+                if !problems
+                    .iter()
+                    .any(|q| q.code == p.code && q.location == p.location)
+                {
+                    problems.push(p);
+                }
+            }
+            return report(&problems);
+        }
+    };
+    if check {
+        return std::process::ExitCode::SUCCESS;
+    }
+    let listener = match tokio::net::TcpListener::bind(built.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("portal-gateway: listen on {}: {e}", built.listen);
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "portal-gateway: serving {} on {}",
+        file.server.base_url, built.listen
+    );
+    let router = built
+        .gateway
+        .router()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::select! {
+        served = axum::serve(listener, router) => match served {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("portal-gateway: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        _ = tokio::signal::ctrl_c() => std::process::ExitCode::SUCCESS,
     }
 }
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub mod html;
 mod pages;
 mod respond;
 pub mod security;
+pub mod serve;
 mod signin;
 
 pub use error::Error;

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         if let Some(path) = &args.config {
-            return jsm_sso_gateway::config::run(path, args.check);
+            return jsm_sso_gateway::config::run(path, args.check).await;
         }
         let options = DemoOptions {
             listen: args.listen,

@@ -1,0 +1,1040 @@
+//! Serving from a configuration file: the broker and the gateway built from a validated
+//! [`File`] (`docs/gateway.md`), with the start-time checks that need the files, the
+//! variables and the network (IdP metadata, OIDC discovery, Redis, the JSM site's request
+//! types), every problem reported at once.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use jsm_sso_audit::sink::{FileSink, FileSinkOptions};
+use jsm_sso_audit::{AuditLog, FieldRule, PersonalField, Privacy, SigningKey};
+use jsm_sso_broker::gate::RateLimit;
+use jsm_sso_broker::jira::PropertyLedger;
+use jsm_sso_broker::scim::ScimProvisioning;
+use jsm_sso_broker::totp::{MemoryFactorStore, TotpFactor};
+use jsm_sso_broker::{Broker, OidcIdp, SamlIdp, Seams, SessionKeys};
+use jsm_sso_core::clock::SystemClock;
+use jsm_sso_core::identity::Protocol;
+use jsm_sso_core::memory::{MemoryReplayCache, MemoryStateStore};
+use jsm_sso_core::{AccessPolicy, Clock, CodedError, HttpClient, ReplayCache, Secret, StateStore};
+use jsm_sso_jira::{Auth, JiraClient, JsmDirectory, Site};
+use jsm_sso_mfa::{Sealer, SealingKey};
+use jsm_sso_oidc::{ProviderConfig, ProviderMetadata, ResponseMode};
+use jsm_sso_saml::MetadataOptions;
+use jsm_sso_saml::{AttributeProfile, ServiceProvider, ServiceProviderConfig};
+use jsm_sso_scim::{MemoryStore, ScimService};
+
+use crate::config::{File, Problem};
+use crate::gateway::{AdminSettings, AuditFiles, IdpButton, Parts, PortalForms, RequestForm};
+use crate::security::origin_of;
+use crate::{Gateway, Settings};
+
+/// A gateway built from a configuration file, and where it listens.
+#[derive(Debug)]
+pub struct Built {
+    /// The gateway.
+    pub gateway: Gateway,
+    /// `server.listen`.
+    pub listen: SocketAddr,
+}
+
+fn problem(code: &'static str, at: &str, message: String, hint: &'static str) -> Problem {
+    Problem::new(code, at.to_owned(), message, hint)
+}
+
+/// A library's refusal, keeping its code and hint.
+fn coded(at: &str, e: &(impl CodedError + std::fmt::Display)) -> Problem {
+    Problem::new(e.code(), at.to_owned(), e.to_string(), e.hint())
+}
+
+fn string<'a>(table: &'a toml::Table, key: &str) -> Option<&'a str> {
+    table.get(key).and_then(toml::Value::as_str)
+}
+
+/// Collects problems while building, so every one is reported at once.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn env(&mut self, at: &str, var: &str) -> Option<String> {
+        match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(v.trim().to_owned()),
+            _ => {
+                self.0.push(problem(
+                    "config.env.missing",
+                    at,
+                    format!("variable {var} is unset or empty"),
+                    "export the variable before starting the gateway",
+                ));
+                None
+            }
+        }
+    }
+
+    fn required<'a>(
+        &mut self,
+        table: &'a toml::Table,
+        section: &str,
+        key: &str,
+    ) -> Option<&'a str> {
+        let value = string(table, key);
+        if value.is_none() {
+            self.0.push(problem(
+                "config.key.missing",
+                &format!("{section}.{key}"),
+                format!("{key} is required"),
+                "see docs/gateway.md for the section's keys",
+            ));
+        }
+        value
+    }
+
+    fn read(&mut self, at: &str, path: &str) -> Option<Vec<u8>> {
+        match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                self.0.push(problem(
+                    "config.file.unreadable",
+                    at,
+                    format!("{path}: {e}"),
+                    "check the path and its permissions",
+                ));
+                None
+            }
+        }
+    }
+
+    /// Keys docs/gateway.md describes that this build does not act on yet: refused rather
+    /// than ignored, since ignoring one would run a weaker set-up than the file asks for.
+    fn not_built(&mut self, table: &toml::Table, section: &str, keys: &[&str]) {
+        for key in table.keys().filter(|k| keys.contains(&k.as_str())) {
+            self.0.push(problem(
+                "config.value.invalid",
+                &format!("{section}.{key}"),
+                format!("{section}.{key} is not built into portal-gateway yet"),
+                "remove the key, or embed jsm_sso_gateway with the part built in code",
+            ));
+        }
+    }
+
+    fn unknown_keys(&mut self, table: &toml::Table, section: &str, known: &[&str]) {
+        for key in table.keys().filter(|k| !known.contains(&k.as_str())) {
+            self.0.push(problem(
+                "config.key.unknown",
+                &format!("{section}.{key}"),
+                format!("unknown key {key}"),
+                "see docs/gateway.md for the section's keys",
+            ));
+        }
+    }
+}
+
+fn base64_key(
+    problems: &mut Problems,
+    at: &str,
+    text: &str,
+    min: usize,
+    max: usize,
+) -> Option<Vec<u8>> {
+    match base64::engine::general_purpose::STANDARD.decode(text) {
+        Ok(bytes) if (min..=max).contains(&bytes.len()) => Some(bytes),
+        Ok(bytes) => {
+            problems.0.push(problem(
+                "config.env.invalid",
+                at,
+                format!("the key is {} bytes, {min} to {max} needed", bytes.len()),
+                "generate one with `openssl rand -base64 32`",
+            ));
+            None
+        }
+        Err(e) => {
+            problems.0.push(problem(
+                "config.env.invalid",
+                at,
+                format!("not base64: {e}"),
+                "generate one with `openssl rand -base64 32`",
+            ));
+            None
+        }
+    }
+}
+
+/// HMAC-derived sub-key, so one configured secret gives independent keys (the CSRF key is
+/// the same on every instance because the session key is).
+fn derive(key: &[u8], label: &str) -> Vec<u8> {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    ring::hmac::sign(&key, label.as_bytes()).as_ref().to_vec()
+}
+
+fn http_client(plain_loopback: bool) -> Result<Arc<dyn HttpClient>, Problem> {
+    jsm_sso_core::transport::ReqwestHttpClient::builder()
+        .allow_plain_http(plain_loopback)
+        .build()
+        .map(|c| Arc::new(c) as Arc<dyn HttpClient>)
+        .map_err(|e| problem("config.invalid", "http", e.to_string(), "see the message"))
+}
+
+fn jira_client(problems: &mut Problems, jsm: &toml::Table) -> Option<JiraClient> {
+    problems.unknown_keys(
+        jsm,
+        "jsm",
+        &[
+            "kind",
+            "site_url",
+            "email",
+            "email_env",
+            "api_token_env",
+            "cloud_id",
+            "access_token_env",
+            "token_env",
+        ],
+    );
+    let kind = problems.required(jsm, "jsm", "kind")?;
+    let (site, auth) = match kind {
+        "cloud" => {
+            let url = problems.required(jsm, "jsm", "site_url");
+            let email = match (string(jsm, "email"), string(jsm, "email_env")) {
+                (Some(_), Some(_)) => {
+                    problems.0.push(problem(
+                        "config.key.conflict",
+                        "jsm",
+                        "email and email_env exclude each other".into(),
+                        "keep one of them",
+                    ));
+                    None
+                }
+                (Some(e), None) => Some(e.to_owned()),
+                (None, Some(var)) => problems.env("jsm.email_env", var),
+                (None, None) => {
+                    problems.required(jsm, "jsm", "email");
+                    None
+                }
+            };
+            let token = problems
+                .required(jsm, "jsm", "api_token_env")
+                .and_then(|var| problems.env("jsm.api_token_env", var));
+            let site = url.and_then(|u| {
+                Site::cloud(u)
+                    .map_err(|e| problems.0.push(coded("jsm.site_url", &e)))
+                    .ok()
+            });
+            (site?, Auth::basic(email?, Secret::new(token?)))
+        }
+        "data_center" => {
+            let url = problems.required(jsm, "jsm", "site_url");
+            let token = problems
+                .required(jsm, "jsm", "token_env")
+                .and_then(|var| problems.env("jsm.token_env", var));
+            let site = url.and_then(|u| {
+                Site::data_center(u)
+                    .map_err(|e| problems.0.push(coded("jsm.site_url", &e)))
+                    .ok()
+            });
+            (site?, Auth::PersonalAccessToken(Secret::new(token?)))
+        }
+        "cloud_oauth" => {
+            let cloud_id = problems.required(jsm, "jsm", "cloud_id");
+            let token = problems
+                .required(jsm, "jsm", "access_token_env")
+                .and_then(|var| problems.env("jsm.access_token_env", var));
+            let site = cloud_id.and_then(|c| {
+                Site::oauth(c)
+                    .map_err(|e| problems.0.push(coded("jsm.cloud_id", &e)))
+                    .ok()
+            });
+            (site?, Auth::Bearer(Secret::new(token?)))
+        }
+        other => {
+            problems.0.push(problem(
+                "config.value.invalid",
+                "jsm.kind",
+                format!("{other:?} is not cloud, cloud_oauth or data_center"),
+                "set kind = \"cloud\", \"cloud_oauth\" or \"data_center\"",
+            ));
+            return None;
+        }
+    };
+    JiraClient::builder(site, auth)
+        .build_with_reqwest()
+        .map_err(|e| problems.0.push(coded("jsm", &e)))
+        .ok()
+}
+
+fn audit_privacy(problems: &mut Problems, table: Option<&toml::Value>) -> Option<Privacy> {
+    let mut builder = Privacy::builder();
+    let Some(table) = table.and_then(toml::Value::as_table) else {
+        return builder
+            .build()
+            .map_err(|e| problems.0.push(coded("audit.privacy", &e)))
+            .ok();
+    };
+    let fields = [
+        ("email", PersonalField::Email),
+        ("subject", PersonalField::Subject),
+        ("display_name", PersonalField::DisplayName),
+        ("customer_id", PersonalField::CustomerId),
+        ("source_ip", PersonalField::SourceIp),
+        ("user_agent", PersonalField::UserAgent),
+    ];
+    for (key, value) in table {
+        if key == "key_env" {
+            if let Some(text) = value
+                .as_str()
+                .and_then(|var| problems.env("audit.privacy.key_env", var))
+            {
+                builder = builder.key(Secret::new(text));
+            }
+            continue;
+        }
+        let Some((_, field)) = fields.iter().find(|(name, _)| name == key) else {
+            problems.0.push(problem(
+                "config.key.unknown",
+                &format!("audit.privacy.{key}"),
+                format!("unknown key {key}"),
+                "see docs/gateway.md for [audit.privacy]",
+            ));
+            continue;
+        };
+        let rule = match value.as_str() {
+            Some("keep") => FieldRule::Keep,
+            Some("pseudonymise") => FieldRule::Pseudonymise,
+            Some("drop") => FieldRule::Drop,
+            _ => {
+                problems.0.push(problem(
+                    "config.value.invalid",
+                    &format!("audit.privacy.{key}"),
+                    format!("{value} is not keep, pseudonymise or drop"),
+                    "write keep, pseudonymise or drop",
+                ));
+                continue;
+            }
+        };
+        builder = builder.rule(*field, rule);
+    }
+    builder
+        .build()
+        .map_err(|e| problems.0.push(coded("audit.privacy", &e)))
+        .ok()
+}
+
+async fn audit_log(problems: &mut Problems, audit: &toml::Table) -> Option<(AuditLog, AuditFiles)> {
+    problems.unknown_keys(
+        audit,
+        "audit",
+        &[
+            "dir",
+            "signing_key_file",
+            "signing_key_env",
+            "rotate_bytes",
+            "spool",
+            "failure",
+            "privacy",
+            "postgres_url_env",
+            "postgres_table",
+        ],
+    );
+    if audit.contains_key("postgres_url_env") || audit.contains_key("postgres_table") {
+        problems.0.push(problem(
+            "config.value.invalid",
+            "audit.postgres_url_env",
+            "the PostgreSQL audit sink is not built into portal-gateway yet".into(),
+            "use [audit] dir (a file log per instance)",
+        ));
+    }
+    let dir = problems.required(audit, "audit", "dir");
+    let pem = match (
+        string(audit, "signing_key_file"),
+        string(audit, "signing_key_env"),
+    ) {
+        (Some(_), Some(_)) => {
+            problems.0.push(problem(
+                "config.key.conflict",
+                "audit",
+                "signing_key_file and signing_key_env exclude each other".into(),
+                "keep one of them",
+            ));
+            None
+        }
+        (Some(path), None) => problems.read("audit.signing_key_file", path),
+        (None, Some(var)) => problems
+            .env("audit.signing_key_env", var)
+            .map(String::into_bytes),
+        (None, None) => {
+            problems.required(audit, "audit", "signing_key_file");
+            None
+        }
+    };
+    let key = pem.and_then(|pem| {
+        SigningKey::from_pem(&pem)
+            .map_err(|e| problems.0.push(coded("audit.signing_key", &e)))
+            .ok()
+    });
+    let privacy = audit_privacy(problems, audit.get("privacy"));
+    let mut options = FileSinkOptions::default();
+    if let Some(bytes) = audit.get("rotate_bytes").and_then(toml::Value::as_integer) {
+        match u64::try_from(bytes) {
+            Ok(b) if b >= 4096 => options.rotate_bytes = b,
+            _ => problems.0.push(problem(
+                "config.value.invalid",
+                "audit.rotate_bytes",
+                format!("{bytes} is too small"),
+                "use at least 4096 bytes",
+            )),
+        }
+    }
+    let (dir, key, privacy) = (dir?, key?, privacy?);
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        problems.0.push(problem(
+            "config.file.unreadable",
+            "audit.dir",
+            format!("{dir}: {e}"),
+            "create the directory and let the gateway write to it",
+        ));
+        return None;
+    }
+    let sink = Arc::new(FileSink::new(Path::new(dir), options));
+    let verifying = key.verifying_key().clone();
+    let mut builder = AuditLog::builder(sink.clone(), key).privacy(privacy);
+    if let Some(spool) = string(audit, "spool") {
+        builder = builder.spool(spool);
+    }
+    match string(audit, "failure") {
+        None | Some("closed") => {}
+        Some("open") => builder = builder.failure_mode(jsm_sso_audit::FailureMode::Open),
+        Some(other) => problems.0.push(problem(
+            "config.value.invalid",
+            "audit.failure",
+            format!("{other:?} is not closed or open"),
+            "write closed or open",
+        )),
+    }
+    let log = builder
+        .start()
+        .await
+        .map_err(|e| problems.0.push(coded("audit", &e)))
+        .ok()?;
+    Some((
+        log,
+        AuditFiles {
+            sink,
+            key: verifying,
+        },
+    ))
+}
+
+fn saml_profile(name: Option<&str>) -> Option<AttributeProfile> {
+    Some(match name.unwrap_or("generic") {
+        "generic" => AttributeProfile::generic(),
+        "entra" => AttributeProfile::entra(),
+        "adfs" => AttributeProfile::adfs(),
+        "okta" => AttributeProfile::okta(),
+        "google" => AttributeProfile::google(),
+        "keycloak" => AttributeProfile::keycloak(),
+        "shibboleth" => AttributeProfile::shibboleth(),
+        _ => return None,
+    })
+}
+
+fn oidc_profile(name: Option<&str>, hosted_domains: Vec<String>) -> Option<jsm_sso_oidc::Profile> {
+    use jsm_sso_oidc::Profile;
+    Some(match name.unwrap_or("generic") {
+        "generic" => Profile::Generic,
+        "okta" => Profile::Okta,
+        "entra" => Profile::Entra,
+        "google" => Profile::Google { hosted_domains },
+        "cognito" => Profile::Cognito,
+        "keycloak" => Profile::Keycloak,
+        "verified_emails" => Profile::VerifiedEmails,
+        "azure_b2c" => Profile::AzureB2C,
+        _ => return None,
+    })
+}
+
+fn strings(value: Option<&toml::Value>) -> Vec<String> {
+    value
+        .and_then(toml::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Builds the broker and the gateway from a validated file (see [`crate::config::load`]).
+///
+/// # Errors
+///
+/// Every problem found: variables, files, the policy, IdP metadata and discovery, Redis,
+/// the JSM site (request types and their required fields), with the libraries' codes.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one pass over the file, in its section order"
+)]
+pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
+    let mut problems = Problems::default();
+    let base = crate::config::check_base_url(&file.server.base_url).map_err(|m| {
+        vec![problem(
+            "config.value.invalid",
+            "server.base_url",
+            m,
+            "see docs/gateway.md",
+        )]
+    })?;
+    let listen = file
+        .server
+        .listen
+        .as_deref()
+        .unwrap_or("127.0.0.1:8080")
+        .parse::<SocketAddr>()
+        .map_err(|e| {
+            vec![problem(
+                "config.value.invalid",
+                "server.listen",
+                e.to_string(),
+                "write host:port",
+            )]
+        })?;
+    let plain = base.starts_with("http://");
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+
+    // Session keys; the CSRF key is derived from the current one.
+    let session_key = problems
+        .env("session.key_env", &file.session.key_env)
+        .and_then(|k| base64_key(&mut problems, "session.key_env", &k, 32, 1024));
+    let mut session_keys = session_key.as_deref().and_then(|k| {
+        SessionKeys::new(k)
+            .map_err(|e| problems.0.push(coded("session.key_env", &e)))
+            .ok()
+    });
+    if let Some(var) = &file.session.previous_keys_env
+        && let Some(text) = problems.env("session.previous_keys_env", var)
+    {
+        for old in text.split(',') {
+            if let Some(bytes) = base64_key(
+                &mut problems,
+                "session.previous_keys_env",
+                old.trim(),
+                32,
+                1024,
+            ) {
+                session_keys = match session_keys.map(|k| k.with_previous(&bytes)) {
+                    Some(Ok(k)) => Some(k),
+                    Some(Err(e)) => {
+                        problems.0.push(coded("session.previous_keys_env", &e));
+                        None
+                    }
+                    None => None,
+                };
+            }
+        }
+    }
+
+    // The policy.
+    let policy = jsm_sso_policy::load_file(Path::new(&file.policy.file))
+        .map(Arc::new)
+        .map_err(|e| problems.0.push(coded("policy.file", &e)))
+        .ok();
+    let declared: BTreeMap<String, String> = policy
+        .as_ref()
+        .map(|p| {
+            p.portals()
+                .map(|(id, name)| (id.to_owned(), name.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    // Stores: Redis when configured, else memory.
+    let mut stores: Option<(Arc<dyn StateStore>, Arc<dyn ReplayCache>)> = None;
+    if let Some(redis) = &file.redis {
+        problems.unknown_keys(redis, "redis", &["url_env", "key_prefix"]);
+        if let Some(url) = problems
+            .required(redis, "redis", "url_env")
+            .and_then(|var| problems.env("redis.url_env", var))
+        {
+            let store = jsm_sso_redis::RedisStore::builder(url)
+                .prefix(string(redis, "key_prefix").unwrap_or("jsm-sso:"))
+                .clock(clock.clone())
+                .connect()
+                .await;
+            match store {
+                Ok(store) => {
+                    let store = Arc::new(store);
+                    stores = Some((store.clone(), store));
+                }
+                Err(e) => problems.0.push(coded("redis", &e)),
+            }
+        }
+    }
+    let (store, replay) = stores.unwrap_or_else(|| {
+        (
+            Arc::new(MemoryStateStore::new(clock.clone(), 100_000)),
+            Arc::new(MemoryReplayCache::new(clock.clone(), 100_000)),
+        )
+    });
+    let seams = Seams::new(store.clone(), replay, clock.clone());
+
+    let jira = jira_client(&mut problems, &file.jsm);
+    let audit = audit_log(&mut problems, &file.audit).await;
+
+    // The one SAML service provider.
+    let mut sp_config =
+        ServiceProviderConfig::new(format!("{base}/saml/metadata"), format!("{base}/saml/acs"));
+    sp_config.slo_url = Some(format!("{base}/saml/slo"));
+    if let Some(saml) = &file.saml {
+        let unbuilt = [
+            "signing_key_file",
+            "signing_key_env",
+            "signing_cert_file",
+            "decryption_key_files",
+            "encryption_cert_file",
+            "require_signed_assertion",
+        ];
+        problems.not_built(saml, "saml", &unbuilt);
+        let known: Vec<&str> = ["clock_skew_secs", "allow_unsolicited", "name_id_format"]
+            .into_iter()
+            .chain(unbuilt)
+            .collect();
+        problems.unknown_keys(saml, "saml", &known);
+        if let Some(secs) = saml
+            .get("clock_skew_secs")
+            .and_then(toml::Value::as_integer)
+        {
+            match u64::try_from(secs) {
+                Ok(s) if s <= 300 => sp_config.clock_skew = Duration::from_secs(s),
+                _ => problems.0.push(problem(
+                    "config.value.invalid",
+                    "saml.clock_skew_secs",
+                    format!("{secs} is outside 0 to 300"),
+                    "allow at most five minutes of clock skew",
+                )),
+            }
+        }
+        sp_config.allow_unsolicited = saml
+            .get("allow_unsolicited")
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(false);
+        sp_config.name_id_format = string(saml, "name_id_format").map(str::to_owned);
+    }
+    let sp = ServiceProvider::new(sp_config)
+        .map(Arc::new)
+        .map_err(|e| problems.0.push(coded("saml", &e)))
+        .ok();
+
+    // The IdPs.
+    let http = http_client(plain).map_err(|p| vec![p])?;
+    let mut idps: Vec<(Arc<dyn jsm_sso_broker::IdentityProvider>, IdpButton)> = Vec::new();
+    let mut scim_tokens = Vec::new();
+    let mut fallbacks = Vec::new();
+    for (i, idp) in file.idp.iter().enumerate() {
+        let at = format!("idp[{i}]");
+        let table: toml::Table = idp.rest.clone().into_iter().collect();
+        let display = string(&table, "display_name").unwrap_or(&idp.id).to_owned();
+        if table.get("fallback").and_then(toml::Value::as_bool) == Some(true) {
+            fallbacks.push(idp.id.clone());
+        }
+        if let Some(var) = string(&table, "scim_token_env")
+            && let Some(tokens) = problems.env(&format!("{at}.scim_token_env"), var)
+        {
+            scim_tokens.push((idp.id.clone(), idp.protocol.clone(), tokens));
+        }
+        if idp.protocol == "saml" {
+            let Some(sp) = &sp else { continue };
+            let Some(profile) = saml_profile(string(&table, "profile")) else {
+                problems.0.push(problem(
+                    "config.value.invalid",
+                    &format!("{at}.profile"),
+                    "unknown SAML attribute profile".into(),
+                    "generic, entra, adfs, okta, google, keycloak or shibboleth",
+                ));
+                continue;
+            };
+            problems.not_built(&table, &at, &["metadata_signing_cert_file"]);
+            let Some(path) = string(&table, "metadata_file") else {
+                problems.0.push(problem(
+                    "config.value.invalid",
+                    &at,
+                    "manual SAML IdP keys (sso_url, certificates) are not built into portal-gateway yet".into(),
+                    "download the IdP's metadata and name it in metadata_file",
+                ));
+                continue;
+            };
+            let Some(xml) = problems.read(&format!("{at}.metadata_file"), path) else {
+                continue;
+            };
+            let options = MetadataOptions::new(clock.now());
+            match jsm_sso_saml::IdentityProvider::from_metadata(
+                &xml,
+                string(&table, "entity_id"),
+                &options,
+            ) {
+                Ok(mut config) => {
+                    config.id = idp.id.as_str().into();
+                    config.profile = profile;
+                    let origin = config.sso.first().and_then(|e| origin_of(&e.location));
+                    idps.push((
+                        Arc::new(
+                            SamlIdp::new(sp.clone(), config, seams.clone())
+                                .display_name(display.as_str()),
+                        ),
+                        IdpButton {
+                            id: idp.id.clone(),
+                            display_name: display,
+                            origin,
+                        },
+                    ));
+                }
+                Err(e) => problems.0.push(coded(&format!("{at}.metadata_file"), &e)),
+            }
+        } else {
+            let Some(issuer) = string(&table, "issuer") else {
+                continue;
+            };
+            let Some(client_id) = string(&table, "client_id") else {
+                continue;
+            };
+            let Some(profile) = oidc_profile(
+                string(&table, "profile"),
+                strings(table.get("hosted_domains")),
+            ) else {
+                problems.0.push(problem(
+                    "config.value.invalid",
+                    &format!("{at}.profile"),
+                    "unknown OIDC claim profile".into(),
+                    "generic, okta, entra, google, cognito, keycloak, azure_b2c or verified_emails",
+                ));
+                continue;
+            };
+            let discovery = string(&table, "discovery_url").unwrap_or(issuer);
+            let metadata = match ProviderMetadata::discover(http.as_ref(), discovery).await {
+                Ok(m) => m,
+                Err(e) => {
+                    problems.0.push(coded(&format!("{at}.issuer"), &e));
+                    continue;
+                }
+            };
+            let origin = origin_of(&metadata.authorization_endpoint);
+            let secret = string(&table, "client_secret_env")
+                .and_then(|var| problems.env(&format!("{at}.client_secret_env"), var));
+            let mut builder = ProviderConfig::builder(idp.id.as_str())
+                .metadata(metadata)
+                .client_id(client_id)
+                .redirect_uri(format!("{base}/oidc/callback/{}", idp.id))
+                .profile(profile);
+            problems.not_built(
+                &table,
+                &at,
+                &[
+                    "authorization_endpoint",
+                    "token_endpoint",
+                    "jwks_uri",
+                    "userinfo_endpoint",
+                    "private_key_file",
+                    "private_key_kid",
+                    "certificate_file",
+                    "graph_groups",
+                    "oauth2",
+                ],
+            );
+            if table.contains_key("scopes") {
+                builder = builder.scopes(strings(table.get("scopes")));
+            }
+            if table.contains_key("tenants") {
+                builder = builder.tenants(strings(table.get("tenants")));
+            }
+            if table.contains_key("trusted_audiences") {
+                builder = builder.trusted_audiences(strings(table.get("trusted_audiences")));
+            }
+            let secs = |key: &str| {
+                table
+                    .get(key)
+                    .and_then(toml::Value::as_integer)
+                    .and_then(|n| u64::try_from(n).ok())
+                    .map(Duration::from_secs)
+            };
+            if let Some(leeway) = secs("leeway_secs") {
+                builder = builder.leeway(leeway);
+            }
+            if let Some(max_age) = secs("max_age_secs") {
+                builder = builder.max_age(max_age);
+            }
+            match string(&table, "response_mode") {
+                None | Some("query") => {}
+                Some("form_post") => builder = builder.response_mode(ResponseMode::FormPost),
+                Some(other) => problems.0.push(problem(
+                    "config.value.invalid",
+                    &format!("{at}.response_mode"),
+                    format!("{other:?} is not query or form_post"),
+                    "write query or form_post",
+                )),
+            }
+            if let Some(fetch) = table.get("fetch_userinfo").and_then(toml::Value::as_bool) {
+                builder = builder.fetch_userinfo(fetch);
+            }
+            if let Some(allow) = table.get("allow_hmac").and_then(toml::Value::as_bool) {
+                builder = builder.allow_hmac(allow);
+            }
+            if table.contains_key("algorithms") {
+                let mut algorithms = Vec::new();
+                for name in strings(table.get("algorithms")) {
+                    match name.parse::<jsm_sso_oidc::Algorithm>() {
+                        Ok(a) => algorithms.push(a),
+                        Err(_) => problems.0.push(problem(
+                            "config.value.invalid",
+                            &format!("{at}.algorithms"),
+                            format!("{name:?} is not an ID token algorithm"),
+                            "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA",
+                        )),
+                    }
+                }
+                builder = builder.algorithms(algorithms);
+            }
+            match (string(&table, "client_auth"), secret) {
+                (None | Some("basic"), Some(s)) => {
+                    builder = builder.client_secret_basic(Secret::new(s))
+                }
+                (Some("post"), Some(s)) => builder = builder.client_secret_post(Secret::new(s)),
+                (None | Some("none"), None) => {}
+                (Some(other), _) => {
+                    problems.0.push(problem(
+                        "config.value.invalid",
+                        &format!("{at}.client_auth"),
+                        format!("client_auth {other:?} needs what is not configured, or is not built into portal-gateway (private_key_jwt)"),
+                        "use basic or post with client_secret_env, or none",
+                    ));
+                    continue;
+                }
+            }
+            match builder.build() {
+                Ok(config) => idps.push((
+                    Arc::new(
+                        OidcIdp::new(config, http.clone(), &seams).display_name(display.as_str()),
+                    ),
+                    IdpButton {
+                        id: idp.id.clone(),
+                        display_name: display,
+                        origin,
+                    },
+                )),
+                Err(e) => problems.0.push(coded(&at, &e)),
+            }
+        }
+    }
+
+    // The second factor.
+    let mut totp = None;
+    if let Some(mfa) = &file.mfa {
+        problems.not_built(mfa, "mfa", &["secrets_file"]);
+        problems.unknown_keys(
+            mfa,
+            "mfa",
+            &[
+                "sealing_key_env",
+                "previous_sealing_keys_env",
+                "issuer",
+                "secrets_file",
+            ],
+        );
+        let key = problems
+            .required(mfa, "mfa", "sealing_key_env")
+            .and_then(|var| problems.env("mfa.sealing_key_env", var))
+            .and_then(|text| {
+                SealingKey::from_base64(&text)
+                    .map_err(|e| problems.0.push(coded("mfa.sealing_key_env", &e)))
+                    .ok()
+            });
+        let mut sealer = key.map(Sealer::new);
+        if let Some(var) = string(mfa, "previous_sealing_keys_env")
+            && let Some(text) = problems.env("mfa.previous_sealing_keys_env", var)
+        {
+            for old in text.split(',') {
+                match SealingKey::from_base64(old.trim()) {
+                    Ok(old) => sealer = sealer.map(|s| s.with_previous(old)),
+                    Err(e) => problems.0.push(coded("mfa.previous_sealing_keys_env", &e)),
+                }
+            }
+        }
+        let issuer = problems.required(mfa, "mfa", "issuer");
+        if let (Some(sealer), Some(issuer)) = (sealer, issuer) {
+            totp = Some(TotpFactor::new(
+                issuer,
+                sealer,
+                Arc::new(MemoryFactorStore::new()),
+                &seams,
+            ));
+        }
+    }
+
+    // Portals: declared by the policy; forms checked against the JSM site's fields.
+    let mut portals = Vec::new();
+    for (i, portal) in file.portal.iter().enumerate() {
+        if policy.is_some() && !declared.contains_key(&portal.id) {
+            problems.0.push(problem(
+                "config.portal.unknown",
+                &format!("portal[{i}].id"),
+                format!(
+                    "portal {} is not declared in the policy's [portals]",
+                    portal.id
+                ),
+                "declare it in the policy or remove the [[portal]] entry",
+            ));
+            continue;
+        }
+        let mut forms = Vec::new();
+        for (j, rt) in portal.request_type.iter().enumerate() {
+            let at = format!("portal[{i}].request_type[{j}]");
+            let mut name = rt.id.clone();
+            if let Some(jira) = &jira {
+                match jira.request_type_fields(&portal.id, &rt.id).await {
+                    Ok(fields) => {
+                        for field in fields.request_type_fields.iter().filter(|f| {
+                            f.required
+                                && !rt.show.contains(&f.field_id)
+                                && !rt.fill.contains_key(&f.field_id)
+                        }) {
+                            problems.0.push(problem(
+                                "config.portal.field_required",
+                                &at,
+                                format!(
+                                    "required field {} ({}) is neither shown nor filled",
+                                    field.field_id, field.name
+                                ),
+                                "add the field to show or to fill",
+                            ));
+                        }
+                        name = format!("Request type {}", rt.id);
+                    }
+                    Err(e) => problems.0.push(coded(&at, &e)),
+                }
+            }
+            forms.push(RequestForm {
+                id: rt.id.clone(),
+                name,
+                show: rt.show.clone(),
+                fill: rt.fill.clone(),
+            });
+        }
+        portals.push(PortalForms {
+            id: portal.id.clone(),
+            request_types: forms,
+        });
+    }
+
+    if !problems.0.is_empty() {
+        return Err(problems.0);
+    }
+    let (Some(policy), Some(jira), Some((audit, audit_files)), Some(keys), Some(session_key)) =
+        (policy, jira, audit, session_keys, session_key)
+    else {
+        return Err(vec![problem(
+            "config.invalid",
+            "config",
+            "a part did not build".into(),
+            "see the other problems",
+        )]);
+    };
+
+    let home = declared.keys().next().cloned();
+    let mut directory = JsmDirectory::new(jira.clone());
+    if let Some(home) = &home {
+        directory = directory.with_home_portal(home.as_str());
+    }
+    let mut builder = Broker::builder(
+        seams.clone(),
+        policy.clone() as Arc<dyn AccessPolicy>,
+        Arc::new(directory),
+        audit.clone(),
+        keys,
+    )
+    .ledger(Arc::new(PropertyLedger::new(jira.clone())))
+    .request_desk(Arc::new(jira.clone()));
+    let mut buttons = Vec::new();
+    for (idp, button) in idps {
+        builder = builder.idp(idp);
+        buttons.push(button);
+    }
+    for idp in &file.idp {
+        for domain in &idp.domains {
+            builder = builder.domain(domain, idp.id.as_str());
+        }
+    }
+    if !fallbacks.is_empty() {
+        builder = builder.fallback_idps(fallbacks);
+    }
+    if let Some(totp) = totp {
+        builder = builder.second_factor(Arc::new(totp));
+    }
+    if let Some(secs) = file.session.lifetime_secs {
+        builder = builder.session_ttl(Duration::from_secs(secs));
+    }
+    if let Some(gate) = &file.gate {
+        let limit = gate
+            .get("rate_limit")
+            .and_then(toml::Value::as_integer)
+            .unwrap_or(10);
+        let window = gate
+            .get("rate_window_secs")
+            .and_then(toml::Value::as_integer)
+            .unwrap_or(3600);
+        builder = builder.rate_limit(RateLimit {
+            limit: u32::try_from(limit.clamp(1, 1000)).unwrap_or(10),
+            window: Duration::from_secs(u64::try_from(window.max(1)).unwrap_or(3600)),
+        });
+    }
+    let broker = builder.build().map_err(|e| vec![coded("idp", &e)])?;
+
+    let mut scim = None;
+    if !scim_tokens.is_empty() {
+        let mut hook = ScimProvisioning::new(&broker, policy.clone());
+        let mut service =
+            ScimService::builder(format!("{base}/scim/v2"), Arc::new(MemoryStore::new()));
+        for (idp, protocol, tokens) in scim_tokens {
+            let protocol = if protocol == "saml" {
+                Protocol::Saml2
+            } else {
+                Protocol::Oidc
+            };
+            hook = hook.idp(idp.as_str(), protocol, true);
+            for token in tokens.split(',') {
+                service = service.token(idp.as_str(), Secret::new(token.trim().to_owned()));
+            }
+        }
+        scim = Some(Arc::new(
+            service
+                .hook(Arc::new(hook))
+                .audit(audit.clone())
+                .build()
+                .map_err(|e| vec![coded("scim", &e)])?,
+        ));
+    }
+
+    let settings = Settings {
+        base_url: base,
+        idps: buttons,
+        portal_names: declared,
+        portals,
+        admin: file.admin.as_ref().map(|a| AdminSettings {
+            idps: a.idps.clone(),
+            emails: a.emails.clone(),
+            require_mfa: a.require_mfa.unwrap_or(true),
+        }),
+    };
+    let mut parts = Parts::new(
+        broker,
+        store,
+        jira,
+        audit,
+        derive(&session_key, "jsm-sso gateway csrf"),
+        settings,
+    );
+    parts.audit_files = Some(audit_files);
+    parts.policy = Some(policy);
+    parts.saml_sp = sp;
+    parts.scim = scim;
+    let gateway = Gateway::new(parts).map_err(|e| vec![coded("gateway", &e)])?;
+    Ok(Built { gateway, listen })
+}

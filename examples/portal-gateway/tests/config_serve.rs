@@ -1,0 +1,440 @@
+//! `portal-gateway --config FILE` serves: the binary started with a configuration file for
+//! a SAML IdP (metadata file written here; responses signed with its key) and a JSM site
+//! (jsm-sso-jira's `MemoryJsm` behind its HTTP face on 127.0.0.1, reached by the real REST
+//! client), secrets in environment variables. Over real HTTP: sign-in -> portal list ->
+//! request raised in JSM. And `--check` against the site reports every start-time problem at
+//! once with its code (an undeclared portal, a required field neither shown nor filled,
+//! metadata that does not parse, a missing variable).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use jsm_sso_jira::memory::{MemoryJsm, Served};
+use jsm_sso_testkit::saml::{ResponseSpec, TestIdp};
+
+const IDP_ENTITY: &str = "https://idp.acme.test/metadata";
+const SESSION_KEY: &str = "c2Vzc2lvbi1rZXktZm9yLWNvbmZpZy1zZXJ2ZS10ZXN0cyE=";
+const KEY: &str = include_str!("vectors/idp-ec.key");
+const CERT: &str = include_str!("vectors/idp-ec.crt");
+
+/// The JSM site: `MemoryJsm` over HTTP on 127.0.0.1.
+async fn jsm_site(jsm: MemoryJsm) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let jsm = jsm.clone();
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, 1 << 22).await.unwrap();
+            let request = http::Request::from_parts(parts, body.to_vec());
+            match jsm.serve(&request) {
+                Served::Respond(response) | Served::Delayed(_, response) => {
+                    response.map(axum::body::Body::from)
+                }
+                _ => http::Response::builder()
+                    .status(503)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            }
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn metadata() -> String {
+    let der: String = CERT.lines().filter(|l| !l.starts_with("-----")).collect();
+    format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{IDP_ENTITY}">
+  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{der}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.acme.test/sso"/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>"#
+    )
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    jsm: MemoryJsm,
+    site: String,
+    desk: String,
+    request_type: String,
+}
+
+async fn setup() -> Setup {
+    let jsm = MemoryJsm::new();
+    let desk = jsm.add_service_desk("HELP", "Help Center");
+    let request_type = jsm
+        .add_request_type(
+            &desk,
+            "Get IT help",
+            &[
+                ("summary", "Summary", true),
+                ("description", "Description", false),
+                ("customfield_10050", "Company domain", true),
+            ],
+        )
+        .unwrap();
+    jsm.add_organization("Acme Corp");
+    let site = jsm_site(jsm.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("idp.xml"), metadata()).unwrap();
+    let (_, audit_pem) = jsm_sso_audit::SigningKey::generate().unwrap();
+    std::fs::write(dir.path().join("audit.pem"), audit_pem).unwrap();
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        format!(
+            r#"version = 1
+default = "deny"
+
+[portals]
+"{desk}" = "Help Center"
+
+[organizations]
+acme = "Acme Corp"
+
+[[rule]]
+name = "acme-staff"
+email_domain = ["acme.example"]
+organizations = ["acme"]
+portals = ["{desk}"]
+"#
+        ),
+    )
+    .unwrap();
+    Setup {
+        dir,
+        jsm,
+        site,
+        desk,
+        request_type,
+    }
+}
+
+fn config(s: &Setup, base: &str, portal_block: &str) -> String {
+    let d = s.dir.path().display();
+    format!(
+        r#"[server]
+base_url = "{base}"
+listen = "{listen}"
+
+[session]
+key_env = "TEST_GATEWAY_SESSION_KEY"
+
+[jsm]
+kind = "cloud"
+site_url = "{site}"
+email = "bot@acme.example"
+api_token_env = "TEST_GATEWAY_JSM_TOKEN"
+
+[policy]
+file = "{d}/policy.toml"
+
+[audit]
+dir = "{d}/audit"
+signing_key_file = "{d}/audit.pem"
+[audit.privacy]
+email = "keep"
+
+[[idp]]
+id = "acme"
+display_name = "Acme staff"
+protocol = "saml"
+domains = ["acme.example"]
+metadata_file = "{d}/idp.xml"
+{portal_block}"#,
+        listen = base.trim_start_matches("http://"),
+        site = s.site,
+    )
+}
+
+struct Gateway(Child);
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn command(config: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portal-gateway"));
+    command
+        .arg("--config")
+        .arg(config)
+        .env("TEST_GATEWAY_SESSION_KEY", SESSION_KEY)
+        .env("TEST_GATEWAY_JSM_TOKEN", "jsm-api-token")
+        .stdin(Stdio::null());
+    command
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A cookie-keeping client that follows no redirects.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn absorb(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() && !text.contains("Max-Age=0") {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> reqwest::Response {
+        let cookies: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        let response = request
+            .header(reqwest::header::COOKIE, cookies.join("; "))
+            .send()
+            .await
+            .unwrap();
+        self.absorb(&response);
+        response
+    }
+
+    async fn get(&mut self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.send(self.http.get(url)).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.send(self.http.post(url).form(form)).await
+    }
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].replace("&amp;", "&")
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_from_a_config_file_sign_in_portals_and_request() {
+    let _already = rustls::crypto::ring::default_provider().install_default();
+    let s = setup().await;
+    let base = format!("http://127.0.0.1:{}", free_port());
+    let block = format!(
+        "\n[[portal]]\nid = \"{}\"\n[[portal.request_type]]\nid = \"{}\"\nshow = [\"summary\", \"description\"]\nfill = {{ customfield_10050 = \"{{email.domain}}\" }}\n",
+        s.desk, s.request_type
+    );
+    let path = s.dir.path().join("gateway.toml");
+    std::fs::write(&path, config(&s, &base, &block)).unwrap();
+    let _gateway = Gateway(
+        command(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "portal-gateway did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut browser = Browser {
+        http,
+        base: base.clone(),
+        cookies: Vec::new(),
+    };
+
+    // Email-first sign-in: discovery sends alice to the IdP of the metadata file.
+    let page = browser.get("/login").await.text().await.unwrap();
+    assert!(page.contains("Acme staff"), "{page}");
+    let csrf = hidden(&page, "csrf");
+    let redirect = browser
+        .post(
+            "/login",
+            &[("csrf", &csrf), ("email", "alice@acme.example")],
+        )
+        .await;
+    assert_eq!(redirect.status(), 303);
+    let to = location(&redirect);
+    assert!(to.starts_with("https://idp.acme.test/sso?"), "{to}");
+    let query = to.split_once('?').unwrap().1;
+    let message = jsm_sso_saml::binding::RedirectMessage::from_query(query, 1 << 20).unwrap();
+    let xml = String::from_utf8(message.xml.clone()).unwrap();
+    let id_at = xml.find(" ID=\"").unwrap() + 5;
+    let request_id = &xml[id_at..id_at + xml[id_at..].find('"').unwrap()];
+    assert!(
+        xml.contains(&format!("AssertionConsumerServiceURL=\"{base}/saml/acs\"")),
+        "{xml}"
+    );
+    let relay = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(n, _)| n == "RelayState")
+        .unwrap()
+        .1
+        .into_owned();
+
+    // The IdP's signed response, posted to the ACS.
+    let idp = TestIdp::from_pem(IDP_ENTITY, KEY.as_bytes(), CERT.as_bytes()).unwrap();
+    let spec = ResponseSpec::new(
+        &format!("{base}/saml/metadata"),
+        &format!("{base}/saml/acs"),
+        SystemTime::now(),
+    )
+    .in_response_to(request_id)
+    .name_id("alice@acme.example")
+    .attribute("groups", ["staff"]);
+    let response = idp.response_base64(&spec).unwrap();
+    let acs = browser
+        .post(
+            "/saml/acs",
+            &[("SAMLResponse", &response), ("RelayState", &relay)],
+        )
+        .await;
+    assert_eq!(acs.status(), 303, "{:?}", acs.headers());
+    assert!(location(&acs).ends_with("/portals"), "{}", location(&acs));
+
+    // The portal list, from the policy's [portals], and the form of the [[portal]] entry.
+    let portals = browser.get("/portals").await.text().await.unwrap();
+    assert!(
+        portals.contains("id=\"portals\"") && portals.contains("Help Center"),
+        "{portals}"
+    );
+    let form_path = format!("/portals/{}/request/{}", s.desk, s.request_type);
+    let form = browser.get(&form_path).await.text().await.unwrap();
+    assert!(form.contains("id=\"f-summary\""), "{form}");
+    assert!(
+        !form.contains("id=\"f-customfield_10050\""),
+        "a filled field is asked: {form}"
+    );
+    let csrf = hidden(&form, "csrf");
+    let raised = browser
+        .post(
+            &form_path,
+            &[
+                ("csrf", &csrf),
+                ("summary", "VPN is down"),
+                ("description", "Since noon."),
+            ],
+        )
+        .await;
+    let raised_status = raised.status();
+    let raised = raised.text().await.unwrap();
+    assert!(
+        raised.contains("id=\"request-key\""),
+        "{raised_status}: {raised}"
+    );
+    let requests = s.jsm.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].fields["summary"], "VPN is down");
+    assert_eq!(requests[0].fields["customfield_10050"], "acme.example");
+    assert!(
+        s.jsm
+            .customers()
+            .iter()
+            .any(|(_, e)| e == "alice@acme.example")
+    );
+
+    // The audit log went to the configured directory.
+    let audit = s.dir.path().join("audit");
+    assert!(
+        std::fs::read_dir(&audit).unwrap().next().is_some(),
+        "no audit file"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_reports_every_start_time_problem_with_its_code() {
+    let _already = rustls::crypto::ring::default_provider().install_default();
+    let s = setup().await;
+    let base = format!("http://127.0.0.1:{}", free_port());
+    // Portal "999" is not in the policy; the request type leaves a required field out; the
+    // metadata file is not metadata; a SCIM token variable is unset.
+    let block = format!(
+        "scim_token_env = \"TEST_GATEWAY_UNSET_SCIM_TOKEN\"\n\n[[portal]]\nid = \"999\"\n\n[[portal]]\nid = \"{}\"\n[[portal.request_type]]\nid = \"{}\"\nshow = [\"summary\"]\n",
+        s.desk, s.request_type
+    );
+    let path = s.dir.path().join("gateway.toml");
+    std::fs::write(&path, config(&s, &base, &block)).unwrap();
+    std::fs::write(s.dir.path().join("idp.xml"), "<not-metadata/>").unwrap();
+    let output = command(&path).arg("--check").output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["error"]["code"], "config.invalid");
+    let codes: Vec<&str> = json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    for code in [
+        "config.env.missing",
+        "config.portal.unknown",
+        "config.portal.field_required",
+        "saml.metadata.invalid",
+    ] {
+        assert!(codes.contains(&code), "{code} not in {codes:?}");
+    }
+    let field = json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["code"] == "config.portal.field_required")
+        .unwrap();
+    assert!(
+        field["message"]
+            .as_str()
+            .unwrap()
+            .contains("customfield_10050"),
+        "{field}"
+    );
+
+    // The same file with the problems fixed passes --check.
+    let block = format!(
+        "\n[[portal]]\nid = \"{}\"\n[[portal.request_type]]\nid = \"{}\"\nshow = [\"summary\", \"customfield_10050\"]\n",
+        s.desk, s.request_type
+    );
+    std::fs::write(&path, config(&s, &base, &block)).unwrap();
+    std::fs::write(s.dir.path().join("idp.xml"), metadata()).unwrap();
+    let output = command(&path).arg("--check").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

@@ -33,6 +33,7 @@ mod respond;
 pub mod security;
 pub mod serve;
 mod signin;
+pub mod template;
 
 pub use error::Error;
 pub use gateway::{Gateway, Parts, Settings};

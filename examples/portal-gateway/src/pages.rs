@@ -198,17 +198,12 @@ pub(crate) async fn portals(State(gw): State<Gateway>, headers: HeaderMap) -> Re
     )
 }
 
+/// A fill template's value; templates were checked at start, so one that does not parse
+/// (only possible for `Settings` built in code) fills nothing rather than its own text.
 fn fill_value(template: &str, session: &Session) -> String {
-    let (local, domain) = session
-        .email
-        .rsplit_once('@')
-        .unwrap_or((&session.email, ""));
-    template
-        .replace("{email.domain}", domain)
-        .replace("{email.local}", local)
-        .replace("{email}", &session.email)
-        .replace("{idp}", session.idp.as_str())
-        .replace("{subject}", &session.subject)
+    crate::template::Template::parse(template)
+        .map(|t| t.render(session))
+        .unwrap_or_default()
 }
 
 async fn fields_of(

@@ -887,6 +887,16 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
         let mut forms = Vec::new();
         for (j, rt) in portal.request_type.iter().enumerate() {
             let at = format!("portal[{i}].request_type[{j}]");
+            for (field, template) in &rt.fill {
+                if let Err(message) = crate::template::Template::parse(template) {
+                    problems.0.push(problem(
+                        "config.value.invalid",
+                        &format!("{at}.fill.{field}"),
+                        message,
+                        "use {email}, {email.domain}, {email.local}, {idp} or {subject}",
+                    ));
+                }
+            }
             let mut name = rt.id.clone();
             if let Some(jira) = &jira {
                 match jira.request_type_fields(&portal.id, &rt.id).await {

@@ -384,9 +384,10 @@ async fn check_reports_every_start_time_problem_with_its_code() {
     let s = setup().await;
     let base = format!("http://127.0.0.1:{}", free_port());
     // Portal "999" is not in the policy; the request type leaves a required field out; the
-    // metadata file is not metadata; a SCIM token variable is unset.
+    // metadata file is not metadata; a SCIM token variable is unset; a fill template names
+    // an identity attribute, which this build cannot fill.
     let block = format!(
-        "scim_token_env = \"TEST_GATEWAY_UNSET_SCIM_TOKEN\"\n\n[[portal]]\nid = \"999\"\n\n[[portal]]\nid = \"{}\"\n[[portal.request_type]]\nid = \"{}\"\nshow = [\"summary\"]\n",
+        "scim_token_env = \"TEST_GATEWAY_UNSET_SCIM_TOKEN\"\n\n[[portal]]\nid = \"999\"\n\n[[portal]]\nid = \"{}\"\n[[portal.request_type]]\nid = \"{}\"\nshow = [\"summary\"]\nfill = {{ description = \"{{attr.department}}\" }}\n",
         s.desk, s.request_type
     );
     let path = s.dir.path().join("gateway.toml");
@@ -407,6 +408,7 @@ async fn check_reports_every_start_time_problem_with_its_code() {
         "config.portal.unknown",
         "config.portal.field_required",
         "saml.metadata.invalid",
+        "config.value.invalid",
     ] {
         assert!(codes.contains(&code), "{code} not in {codes:?}");
     }
@@ -422,6 +424,24 @@ async fn check_reports_every_start_time_problem_with_its_code() {
             .unwrap()
             .contains("customfield_10050"),
         "{field}"
+    );
+
+    let template = json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["code"] == "config.value.invalid")
+        .unwrap();
+    assert!(
+        template["location"]
+            .as_str()
+            .unwrap()
+            .ends_with(".fill.description")
+            && template["message"]
+                .as_str()
+                .unwrap()
+                .contains("attr.department"),
+        "{template}"
     );
 
     // The same file with the problems fixed passes --check.

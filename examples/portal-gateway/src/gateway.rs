@@ -111,6 +111,8 @@ pub struct Parts {
     pub saml_sp: Option<Arc<ServiceProvider>>,
     /// The SCIM service mounted at `BASE/scim/v2`.
     pub scim: Option<Arc<ScimService>>,
+    /// The configured Redis, which `BASE/healthz` pings (503 when it does not answer).
+    pub redis: Option<Arc<jsm_sso_redis::RedisStore>>,
     /// The key CSRF tokens are derived from (the same on every instance).
     pub csrf_key: Vec<u8>,
     /// The settings.
@@ -137,6 +139,7 @@ impl Parts {
             policy: None,
             saml_sp: None,
             scim: None,
+            redis: None,
             csrf_key,
             settings,
         }

@@ -123,8 +123,13 @@ pub(crate) async fn home(State(gw): State<Gateway>, headers: HeaderMap) -> Respo
 
 /// `GET BASE/healthz`: 503 when the audit log refuses events (fail-closed).
 pub(crate) async fn healthz(State(gw): State<Gateway>) -> Response {
+    let redis_down = match &gw.inner.parts.redis {
+        Some(redis) => redis.ping().await.is_err(),
+        None => false,
+    };
     let (status, text) = match gw.inner.parts.audit.health() {
         jsm_sso_audit::Health::Failing { .. } => (StatusCode::SERVICE_UNAVAILABLE, "audit failing"),
+        _ if redis_down => (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable"),
         _ => (StatusCode::OK, "ok"),
     };
     let mut response = Response::new(Body::from(text));

@@ -550,6 +550,7 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
 
     // Stores: Redis when configured, else memory.
     let mut stores: Option<(Arc<dyn StateStore>, Arc<dyn ReplayCache>)> = None;
+    let mut redis_store = None;
     if let Some(redis) = &file.redis {
         problems.unknown_keys(redis, "redis", &["url_env", "key_prefix"]);
         if let Some(url) = problems
@@ -564,7 +565,8 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
             match store {
                 Ok(store) => {
                     let store = Arc::new(store);
-                    stores = Some((store.clone(), store));
+                    stores = Some((store.clone(), store.clone()));
+                    redis_store = Some(store);
                 }
                 Err(e) => problems.0.push(coded("redis", &e)),
             }
@@ -584,7 +586,6 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     // The one SAML service provider.
     let mut sp_config =
         ServiceProviderConfig::new(format!("{base}/saml/metadata"), format!("{base}/saml/acs"));
-    sp_config.slo_url = Some(format!("{base}/saml/slo"));
     if let Some(saml) = &file.saml {
         let unbuilt = [
             "signing_key_file",
@@ -869,6 +870,16 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
         }
     }
 
+    // The JSM site is reached at start: every portal the policy declares must exist there
+    // (which also proves the credentials), instead of failing the first sign-in.
+    if let Some(jira) = &jira {
+        for id in declared.keys() {
+            if let Err(e) = jira.service_desk(id).await {
+                problems.0.push(coded(&format!("policy.portals.{id}"), &e));
+            }
+        }
+    }
+
     // Portals: declared by the policy; forms checked against the JSM site's fields.
     let mut portals = Vec::new();
     for (i, portal) in file.portal.iter().enumerate() {
@@ -1045,6 +1056,7 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     parts.policy = Some(policy);
     parts.saml_sp = sp;
     parts.scim = scim;
+    parts.redis = redis_store;
     let gateway = Gateway::new(parts).map_err(|e| vec![coded("gateway", &e)])?;
     Ok(Built { gateway, listen })
 }

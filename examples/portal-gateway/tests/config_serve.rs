@@ -4,13 +4,16 @@
 //! client), secrets in environment variables. Over real HTTP: sign-in -> portal list ->
 //! request raised in JSM. And `--check` against the site reports every start-time problem at
 //! once with its code (an undeclared portal, a required field neither shown nor filled,
-//! metadata that does not parse, a missing variable).
+//! metadata that does not parse, a missing variable, a template it cannot fill, a portal the
+//! site does not have, an unreachable Redis). With `JSM_SSO_REDIS_URL` (the `redis-server`
+//! peer) the sign-in also runs with `[redis]` stores.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "tests: a failed unwrap is a failed test"
+    clippy::print_stderr,
+    reason = "tests: a failed unwrap is a failed test; the skip line goes to stderr"
 )]
 
 use std::path::Path;
@@ -248,19 +251,87 @@ fn location(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// The `redis-server` peer's URL, or `None` after the skip line (a failure when
+/// `JSM_SSO_REQUIRE_PEERS=1`).
+fn redis_url() -> Option<String> {
+    match std::env::var("JSM_SSO_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("JSM_SSO_REQUIRE_PEERS").as_deref() != Ok("1"),
+                "JSM_SSO_REQUIRE_PEERS=1 but JSM_SSO_REDIS_URL is not set; source scripts/peers.d/redis.sh"
+            );
+            eprintln!(
+                "skipped: JSM_SSO_REDIS_URL is not set (scripts/test.sh starts redis-server)"
+            );
+            None
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn serves_from_a_config_file_sign_in_portals_and_request() {
+    sign_in_through_a_config_file(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_with_redis_stores_and_health_pings_redis() {
+    let Some(url) = redis_url() else {
+        return;
+    };
+    sign_in_through_a_config_file(Some(url)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_refuses_an_unreachable_redis() {
     let _already = rustls::crypto::ring::default_provider().install_default();
     let s = setup().await;
     let base = format!("http://127.0.0.1:{}", free_port());
-    let block = format!(
+    let path = s.dir.path().join("gateway.toml");
+    let text = config(&s, &base, "") + "\n[redis]\nurl_env = \"TEST_GATEWAY_REDIS_URL\"\n";
+    std::fs::write(&path, text).unwrap();
+    let output = command(&path)
+        .arg("--check")
+        .env(
+            "TEST_GATEWAY_REDIS_URL",
+            format!("redis://127.0.0.1:{}", free_port()),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let codes: Vec<&str> = json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.iter().any(|c| c.starts_with("redis.")), "{codes:?}");
+}
+
+async fn sign_in_through_a_config_file(redis: Option<String>) {
+    let _already = rustls::crypto::ring::default_provider().install_default();
+    let s = setup().await;
+    let base = format!("http://127.0.0.1:{}", free_port());
+    let mut block = format!(
         "\n[[portal]]\nid = \"{}\"\n[[portal.request_type]]\nid = \"{}\"\nshow = [\"summary\", \"description\"]\nfill = {{ customfield_10050 = \"{{email.domain}}\" }}\n",
         s.desk, s.request_type
     );
+    if redis.is_some() {
+        // A prefix of its own: the peer is shared with other tests.
+        block.push_str(&format!(
+            "\n[redis]\nurl_env = \"TEST_GATEWAY_REDIS_URL\"\nkey_prefix = \"gw-test-{}:\"\n",
+            free_port()
+        ));
+    }
     let path = s.dir.path().join("gateway.toml");
     std::fs::write(&path, config(&s, &base, &block)).unwrap();
+    let mut command = command(&path);
+    if let Some(url) = &redis {
+        command.env("TEST_GATEWAY_REDIS_URL", url);
+    }
     let _gateway = Gateway(
-        command(&path)
+        command
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -275,6 +346,9 @@ async fn serves_from_a_config_file_sign_in_portals_and_request() {
         assert!(Instant::now() < deadline, "portal-gateway did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok");
     let mut browser = Browser {
         http,
         base: base.clone(),
@@ -393,6 +467,10 @@ async fn check_reports_every_start_time_problem_with_its_code() {
     let path = s.dir.path().join("gateway.toml");
     std::fs::write(&path, config(&s, &base, &block)).unwrap();
     std::fs::write(s.dir.path().join("idp.xml"), "<not-metadata/>").unwrap();
+    // The policy declares a portal the JSM site does not have.
+    let policy = std::fs::read_to_string(s.dir.path().join("policy.toml")).unwrap();
+    let with_ghost = policy.replace("[portals]\n", "[portals]\n\"777\" = \"Ghost\"\n");
+    std::fs::write(s.dir.path().join("policy.toml"), &with_ghost).unwrap();
     let output = command(&path).arg("--check").output().unwrap();
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -409,6 +487,7 @@ async fn check_reports_every_start_time_problem_with_its_code() {
         "config.portal.field_required",
         "saml.metadata.invalid",
         "config.value.invalid",
+        "jira.not_found",
     ] {
         assert!(codes.contains(&code), "{code} not in {codes:?}");
     }
@@ -451,6 +530,7 @@ async fn check_reports_every_start_time_problem_with_its_code() {
     );
     std::fs::write(&path, config(&s, &base, &block)).unwrap();
     std::fs::write(s.dir.path().join("idp.xml"), metadata()).unwrap();
+    std::fs::write(s.dir.path().join("policy.toml"), policy).unwrap();
     let output = command(&path).arg("--check").output().unwrap();
     assert!(
         output.status.success(),

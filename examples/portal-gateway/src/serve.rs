@@ -426,6 +426,38 @@ async fn audit_log(problems: &mut Problems, audit: &toml::Table) -> Option<(Audi
     ))
 }
 
+/// A SAML IdP configured by hand: `entity_id`, `sso_url` and the PEM files in
+/// `certificates` (only their keys are trusted).
+fn manual_saml_idp(
+    problems: &mut Problems,
+    at: &str,
+    id: &str,
+    table: &toml::Table,
+) -> Option<jsm_sso_saml::IdentityProvider> {
+    let entity_id = problems.required(table, at, "entity_id");
+    let sso_url = problems.required(table, at, "sso_url");
+    let mut pem = Vec::new();
+    let paths = strings(table.get("certificates"));
+    if paths.is_empty() {
+        problems.0.push(problem(
+            "config.key.missing",
+            &format!("{at}.certificates"),
+            "certificates is required with sso_url".into(),
+            "name the IdP's signing certificate files (PEM)",
+        ));
+    }
+    for path in &paths {
+        pem.extend(problems.read(&format!("{at}.certificates"), path)?);
+        pem.push(b'\n');
+    }
+    let keys = jsm_sso_xmldsig::TrustedKeys::from_pem(&pem)
+        .map_err(|e| problems.0.push(coded(&format!("{at}.certificates"), &e)))
+        .ok()?;
+    jsm_sso_saml::IdentityProvider::new(id, entity_id?, keys, Some(sso_url?.to_owned()))
+        .map_err(|e| problems.0.push(coded(at, &e)))
+        .ok()
+}
+
 fn saml_profile(name: Option<&str>) -> Option<AttributeProfile> {
     Some(match name.unwrap_or("generic") {
         "generic" => AttributeProfile::generic(),
@@ -654,42 +686,39 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
                 ));
                 continue;
             };
-            problems.not_built(&table, &at, &["metadata_signing_cert_file"]);
-            let Some(path) = string(&table, "metadata_file") else {
-                problems.0.push(problem(
-                    "config.value.invalid",
-                    &at,
-                    "manual SAML IdP keys (sso_url, certificates) are not built into portal-gateway yet".into(),
-                    "download the IdP's metadata and name it in metadata_file",
-                ));
-                continue;
-            };
-            let Some(xml) = problems.read(&format!("{at}.metadata_file"), path) else {
-                continue;
-            };
-            let options = MetadataOptions::new(clock.now());
-            match jsm_sso_saml::IdentityProvider::from_metadata(
-                &xml,
-                string(&table, "entity_id"),
-                &options,
-            ) {
-                Ok(mut config) => {
-                    config.id = idp.id.as_str().into();
-                    config.profile = profile;
-                    let origin = config.sso.first().and_then(|e| origin_of(&e.location));
-                    idps.push((
-                        Arc::new(
-                            SamlIdp::new(sp.clone(), config, seams.clone())
-                                .display_name(display.as_str()),
-                        ),
-                        IdpButton {
-                            id: idp.id.clone(),
-                            display_name: display,
-                            origin,
-                        },
-                    ));
+            problems.not_built(&table, &at, &["metadata_signing_cert_file", "slo_url"]);
+            let config = match string(&table, "metadata_file") {
+                Some(path) => {
+                    let Some(xml) = problems.read(&format!("{at}.metadata_file"), path) else {
+                        continue;
+                    };
+                    let options = MetadataOptions::new(clock.now());
+                    jsm_sso_saml::IdentityProvider::from_metadata(
+                        &xml,
+                        string(&table, "entity_id"),
+                        &options,
+                    )
+                    .map_err(|e| problems.0.push(coded(&format!("{at}.metadata_file"), &e)))
+                    .ok()
                 }
-                Err(e) => problems.0.push(coded(&format!("{at}.metadata_file"), &e)),
+                // Manual: entity ID, pinned certificates (PEM files) and the SSO URL.
+                None => manual_saml_idp(&mut problems, &at, &idp.id, &table),
+            };
+            if let Some(mut config) = config {
+                config.id = idp.id.as_str().into();
+                config.profile = profile;
+                let origin = config.sso.first().and_then(|e| origin_of(&e.location));
+                idps.push((
+                    Arc::new(
+                        SamlIdp::new(sp.clone(), config, seams.clone())
+                            .display_name(display.as_str()),
+                    ),
+                    IdpButton {
+                        id: idp.id.clone(),
+                        display_name: display,
+                        origin,
+                    },
+                ));
             }
         } else {
             let Some(issuer) = string(&table, "issuer") else {

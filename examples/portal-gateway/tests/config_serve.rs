@@ -271,7 +271,12 @@ fn redis_url() -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serves_from_a_config_file_sign_in_portals_and_request() {
-    sign_in_through_a_config_file(None).await;
+    sign_in_through_a_config_file(None, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_a_manually_configured_saml_idp() {
+    sign_in_through_a_config_file(None, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -279,7 +284,7 @@ async fn serves_with_redis_stores_and_health_pings_redis() {
     let Some(url) = redis_url() else {
         return;
     };
-    sign_in_through_a_config_file(Some(url)).await;
+    sign_in_through_a_config_file(Some(url), false).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -309,7 +314,8 @@ async fn check_refuses_an_unreachable_redis() {
     assert!(codes.iter().any(|c| c.starts_with("redis.")), "{codes:?}");
 }
 
-async fn sign_in_through_a_config_file(redis: Option<String>) {
+/// `manual`: the IdP by `entity_id`, `sso_url` and `certificates` instead of metadata.
+async fn sign_in_through_a_config_file(redis: Option<String>, manual: bool) {
     let _already = rustls::crypto::ring::default_provider().install_default();
     let s = setup().await;
     let base = format!("http://127.0.0.1:{}", free_port());
@@ -325,7 +331,20 @@ async fn sign_in_through_a_config_file(redis: Option<String>) {
         ));
     }
     let path = s.dir.path().join("gateway.toml");
-    std::fs::write(&path, config(&s, &base, &block)).unwrap();
+    let mut text = config(&s, &base, &block);
+    if manual {
+        let d = s.dir.path().display();
+        std::fs::write(s.dir.path().join("idp.crt"), CERT).unwrap();
+        std::fs::remove_file(s.dir.path().join("idp.xml")).unwrap();
+        text = text.replace(
+            &format!("metadata_file = \"{d}/idp.xml\""),
+            &format!(
+                "entity_id = \"{IDP_ENTITY}\"\nsso_url = \"https://idp.acme.test/sso\"\ncertificates = [\"{d}/idp.crt\"]"
+            ),
+        );
+        assert!(!text.contains("metadata_file"));
+    }
+    std::fs::write(&path, text).unwrap();
     let mut command = command(&path);
     if let Some(url) = &redis {
         command.env("TEST_GATEWAY_REDIS_URL", url);

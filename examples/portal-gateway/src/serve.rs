@@ -458,6 +458,64 @@ fn manual_saml_idp(
         .ok()
 }
 
+/// The DER of the first `-----BEGIN {label}-----` block of a PEM text.
+fn pem_block(text: &[u8], label: &str) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(text).ok()?;
+    let begin = format!("-----BEGIN {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let rest = text.get(start..)?;
+    let body = rest.get(..rest.find("-----END")?)?;
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}
+
+/// The `private_key_jwt` key: PKCS#8 PEM, RSA (RS256) or P-256 (ES256), with its `kid`
+/// and, when `certificate_file` is set, the certificate's thumbprints.
+fn client_key(
+    problems: &mut Problems,
+    at: &str,
+    table: &toml::Table,
+) -> Option<jsm_sso_oidc::ClientKey> {
+    let kid = problems
+        .required(table, at, "private_key_kid")
+        .map(str::to_owned);
+    let path = problems.required(table, at, "private_key_file")?;
+    let pem = problems.read(&format!("{at}.private_key_file"), path)?;
+    let Some(der) = pem_block(&pem, "PRIVATE KEY") else {
+        problems.0.push(problem(
+            "config.value.invalid",
+            &format!("{at}.private_key_file"),
+            format!("{path} has no PKCS#8 PRIVATE KEY block"),
+            "convert the key: openssl pkcs8 -topk8 -nocrypt -in KEY",
+        ));
+        return None;
+    };
+    let key = jsm_sso_oidc::ClientKey::rsa_pkcs8(&der, kid.clone())
+        .or_else(|_| jsm_sso_oidc::ClientKey::p256_pkcs8(&der, kid.clone()))
+        .map_err(|e| {
+            problems
+                .0
+                .push(coded(&format!("{at}.private_key_file"), &e))
+        })
+        .ok()?;
+    let key = match string(table, "certificate_file") {
+        Some(path) => {
+            let pem = problems.read(&format!("{at}.certificate_file"), path)?;
+            match jsm_sso_saml::certificate_der_from_pem(&pem) {
+                Ok(der) => key.with_certificate(&der),
+                Err(e) => {
+                    problems
+                        .0
+                        .push(coded(&format!("{at}.certificate_file"), &e));
+                    return None;
+                }
+            }
+        }
+        None => key,
+    };
+    kid.map(|_| key)
+}
+
 fn saml_profile(name: Option<&str>) -> Option<AttributeProfile> {
     Some(match name.unwrap_or("generic") {
         "generic" => AttributeProfile::generic(),
@@ -763,9 +821,6 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
                     "token_endpoint",
                     "jwks_uri",
                     "userinfo_endpoint",
-                    "private_key_file",
-                    "private_key_kid",
-                    "certificate_file",
                     "graph_groups",
                     "oauth2",
                 ],
@@ -823,18 +878,58 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
                 }
                 builder = builder.algorithms(algorithms);
             }
+            if string(&table, "client_auth") == Some("private_key_jwt") {
+                match client_key(&mut problems, &at, &table) {
+                    Some(key) => builder = builder.private_key_jwt(key),
+                    None => continue,
+                }
+            } else {
+                for key in ["private_key_file", "private_key_kid", "certificate_file"] {
+                    if table.contains_key(key) {
+                        problems.0.push(problem(
+                            "config.key.conflict",
+                            &format!("{at}.{key}"),
+                            format!("{key} is only used with client_auth = \"private_key_jwt\""),
+                            "set client_auth = \"private_key_jwt\" or remove the key",
+                        ));
+                    }
+                }
+            }
             match (string(&table, "client_auth"), secret) {
+                (Some("private_key_jwt"), None) => {}
                 (None | Some("basic"), Some(s)) => {
                     builder = builder.client_secret_basic(Secret::new(s))
                 }
                 (Some("post"), Some(s)) => builder = builder.client_secret_post(Secret::new(s)),
                 (None | Some("none"), None) => {}
+                (Some(mode @ ("private_key_jwt" | "none")), Some(_)) => {
+                    problems.0.push(problem(
+                        "config.key.conflict",
+                        &format!("{at}.client_secret_env"),
+                        format!("client_auth = {mode:?} takes no client secret"),
+                        "remove client_secret_env, or choose basic or post",
+                    ));
+                    continue;
+                }
+                (Some(mode @ ("basic" | "post")), None) => {
+                    // An unset variable is already reported as config.env.missing.
+                    if table.contains_key("client_secret_env") {
+                        continue;
+                    }
+                    problems.0.push(problem(
+                        "config.key.missing",
+                        &format!("{at}.client_secret_env"),
+                        format!("client_auth = {mode:?} needs client_secret_env"),
+                        "name the variable holding the client secret",
+                    ));
+                    continue;
+                }
                 (Some(other), _) => {
                     problems.0.push(problem(
                         "config.value.invalid",
                         &format!("{at}.client_auth"),
-                        format!("client_auth {other:?} needs what is not configured, or is not built into portal-gateway (private_key_jwt)"),
-                        "use basic or post with client_secret_env, or none",
+                        format!("{other:?} is not basic, post, private_key_jwt or none"),
+                        "write basic, post, private_key_jwt or none",
                     ));
                     continue;
                 }

@@ -557,3 +557,115 @@ async fn check_reports_every_start_time_problem_with_its_code() {
         String::from_utf8_lossy(&output.stdout)
     );
 }
+
+/// The `oidc-provider` peer's URL, or `None` after the skip line.
+fn oidc_provider_url() -> Option<String> {
+    match std::env::var("JSM_SSO_OIDC_PROVIDER_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("JSM_SSO_REQUIRE_PEERS").as_deref() != Ok("1"),
+                "JSM_SSO_REQUIRE_PEERS=1 but JSM_SSO_OIDC_PROVIDER_URL is not set"
+            );
+            eprintln!(
+                "skipped: JSM_SSO_OIDC_PROVIDER_URL is not set (scripts/test.sh starts oidc-provider)"
+            );
+            None
+        }
+    }
+}
+
+fn p256_pem() -> String {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &rng,
+    )
+    .unwrap();
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pkcs8.as_ref());
+    format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n")
+}
+
+/// OIDC IdPs by discovery at the real `oidc-provider`: a `private_key_jwt` client whose key
+/// and certificate load passes `--check`; the client-authentication refusals and a wrong
+/// issuer are each reported with their code.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_oidc_idps_by_discovery_and_client_authentication() {
+    let Some(issuer) = oidc_provider_url() else {
+        return;
+    };
+    let _already = rustls::crypto::ring::default_provider().install_default();
+    let s = setup().await;
+    let d = s.dir.path().display().to_string();
+    std::fs::write(s.dir.path().join("client.key"), p256_pem()).unwrap();
+    std::fs::write(s.dir.path().join("client.crt"), CERT).unwrap();
+    std::fs::write(s.dir.path().join("bad.key"), "not a key").unwrap();
+    let base = format!("http://127.0.0.1:{}", free_port());
+    let path = s.dir.path().join("gateway.toml");
+    let oidc = |id: &str, extra: &str, issuer: &str| {
+        format!(
+            "\n[[idp]]\nid = \"{id}\"\nprotocol = \"oidc\"\nissuer = \"{issuer}\"\nclient_id = \"jsm-gateway\"\n{extra}\n"
+        )
+    };
+    let good = oidc(
+        "op",
+        &format!(
+            "client_auth = \"private_key_jwt\"\nprivate_key_file = \"{d}/client.key\"\nprivate_key_kid = \"k1\"\ncertificate_file = \"{d}/client.crt\""
+        ),
+        &issuer,
+    );
+    std::fs::write(&path, config(&s, &base, &good)).unwrap();
+    let output = command(&path).arg("--check").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+
+    let bad = [
+        oidc(
+            "bad-key",
+            &format!(
+                "client_auth = \"private_key_jwt\"\nprivate_key_file = \"{d}/bad.key\"\nprivate_key_kid = \"k1\""
+            ),
+            &issuer,
+        ),
+        oidc("no-secret", "client_auth = \"basic\"", &issuer),
+        oidc("magic", "client_auth = \"magic\"", &issuer),
+        oidc("stray-key", &format!("private_key_file = \"{d}/client.key\""), &issuer),
+        oidc("wrong-issuer", "", &format!("{issuer}/elsewhere")),
+    ]
+    .concat();
+    std::fs::write(&path, config(&s, &base, &bad)).unwrap();
+    let output = command(&path).arg("--check").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let found: Vec<(String, String)> = json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["code"].as_str().unwrap().to_owned(),
+                e["location"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (code, location) in [
+        ("config.value.invalid", "idp[1].private_key_file"),
+        ("config.key.missing", "idp[2].client_secret_env"),
+        ("config.value.invalid", "idp[3].client_auth"),
+        ("config.key.conflict", "idp[4].private_key_file"),
+    ] {
+        assert!(
+            found.iter().any(|(c, l)| c == code && l == location),
+            "{code} at {location} not in {found:?}"
+        );
+    }
+    assert!(
+        found
+            .iter()
+            .any(|(c, l)| c.starts_with("oidc.") && l == "idp[5].issuer"),
+        "no oidc.* problem for the wrong issuer: {found:?}"
+    );
+}

@@ -109,6 +109,8 @@ pub struct Parts {
     pub policy: Option<Arc<CompiledPolicy>>,
     /// The SAML service provider, for `BASE/saml/metadata`.
     pub saml_sp: Option<Arc<ServiceProvider>>,
+    /// The certificates `BASE/saml/metadata` publishes (signing, encryption).
+    pub saml_certificates: jsm_sso_saml::SpCertificates,
     /// The SCIM service mounted at `BASE/scim/v2`.
     pub scim: Option<Arc<ScimService>>,
     /// The configured Redis, which `BASE/healthz` pings (503 when it does not answer).
@@ -138,6 +140,7 @@ impl Parts {
             audit_files: None,
             policy: None,
             saml_sp: None,
+            saml_certificates: jsm_sso_saml::SpCertificates::default(),
             scim: None,
             redis: None,
             csrf_key,

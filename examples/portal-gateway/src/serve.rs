@@ -516,6 +516,33 @@ fn client_key(
     kid.map(|_| key)
 }
 
+/// The SP's signing key, from `signing_key_file` or `signing_key_env` (PEM).
+fn sp_signing_key(
+    problems: &mut Problems,
+    saml: &toml::Table,
+) -> Option<jsm_sso_xmldsig::SigningKey> {
+    let pem = match (
+        string(saml, "signing_key_file"),
+        string(saml, "signing_key_env"),
+    ) {
+        (Some(_), Some(_)) => {
+            problems.0.push(problem(
+                "config.key.conflict",
+                "saml",
+                "signing_key_file and signing_key_env exclude each other".into(),
+                "keep one of them",
+            ));
+            return None;
+        }
+        (Some(path), None) => problems.read("saml.signing_key_file", path)?,
+        (None, Some(var)) => problems.env("saml.signing_key_env", var)?.into_bytes(),
+        (None, None) => return None,
+    };
+    jsm_sso_xmldsig::SigningKey::from_pem(&pem)
+        .map_err(|e| problems.0.push(coded("saml.signing_key", &e)))
+        .ok()
+}
+
 fn saml_profile(name: Option<&str>) -> Option<AttributeProfile> {
     Some(match name.unwrap_or("generic") {
         "generic" => AttributeProfile::generic(),
@@ -674,23 +701,54 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     let audit = audit_log(&mut problems, &file.audit).await;
 
     // The one SAML service provider.
+    let mut sp_certificates = jsm_sso_saml::SpCertificates::default();
     let mut sp_config =
         ServiceProviderConfig::new(format!("{base}/saml/metadata"), format!("{base}/saml/acs"));
     if let Some(saml) = &file.saml {
-        let unbuilt = [
-            "signing_key_file",
-            "signing_key_env",
-            "signing_cert_file",
-            "decryption_key_files",
-            "encryption_cert_file",
-            "require_signed_assertion",
-        ];
-        problems.not_built(saml, "saml", &unbuilt);
-        let known: Vec<&str> = ["clock_skew_secs", "allow_unsolicited", "name_id_format"]
-            .into_iter()
-            .chain(unbuilt)
-            .collect();
-        problems.unknown_keys(saml, "saml", &known);
+        problems.unknown_keys(
+            saml,
+            "saml",
+            &[
+                "clock_skew_secs",
+                "allow_unsolicited",
+                "name_id_format",
+                "signing_key_file",
+                "signing_key_env",
+                "signing_cert_file",
+                "decryption_key_files",
+                "encryption_cert_file",
+                "require_signed_assertion",
+            ],
+        );
+        sp_config.signing_key = sp_signing_key(&mut problems, saml);
+        for path in strings(saml.get("decryption_key_files")) {
+            if let Some(pem) = problems.read("saml.decryption_key_files", &path) {
+                match jsm_sso_saml::decrypt::DecryptionKey::from_pem(&pem) {
+                    Ok(key) => sp_config.decryption_keys.push(key),
+                    Err(e) => problems.0.push(coded("saml.decryption_key_files", &e)),
+                }
+            }
+        }
+        for (key, slot) in [
+            ("signing_cert_file", &mut sp_certificates.signing),
+            ("encryption_cert_file", &mut sp_certificates.encryption),
+        ] {
+            if let Some(path) = string(saml, key)
+                && let Some(pem) = problems.read(&format!("saml.{key}"), path)
+            {
+                match jsm_sso_saml::certificate_der_from_pem(&pem) {
+                    Ok(der) => *slot = Some(der),
+                    Err(e) => problems.0.push(coded(&format!("saml.{key}"), &e)),
+                }
+            }
+        }
+        if saml
+            .get("require_signed_assertion")
+            .and_then(toml::Value::as_bool)
+            == Some(true)
+        {
+            sp_config.signature_policy = jsm_sso_saml::SignaturePolicy::Assertion;
+        }
         if let Some(secs) = saml
             .get("clock_skew_secs")
             .and_then(toml::Value::as_integer)
@@ -1179,6 +1237,7 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     parts.audit_files = Some(audit_files);
     parts.policy = Some(policy);
     parts.saml_sp = sp;
+    parts.saml_certificates = sp_certificates;
     parts.scim = scim;
     parts.redis = redis_store;
     let gateway = Gateway::new(parts).map_err(|e| vec![coded("gateway", &e)])?;

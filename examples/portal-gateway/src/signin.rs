@@ -479,7 +479,7 @@ pub(crate) async fn saml_metadata(State(gw): State<Gateway>) -> Response {
             "No SAML IdP is configured.",
         );
     };
-    match sp.metadata(&jsm_sso_saml::SpCertificates::default(), false) {
+    match sp.metadata(&gw.inner.parts.saml_certificates, false) {
         Ok(xml) => {
             let mut response = Response::new(axum::body::Body::from(xml));
             response.headers_mut().insert(

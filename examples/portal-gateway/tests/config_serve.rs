@@ -274,6 +274,7 @@ async fn serves_from_a_config_file_sign_in_portals_and_request() {
     sign_in_through_a_config_file(None, false).await;
 }
 
+/// A manually configured IdP, and the `[saml]` SP keys.
 #[tokio::test(flavor = "multi_thread")]
 async fn serves_a_manually_configured_saml_idp() {
     sign_in_through_a_config_file(None, true).await;
@@ -343,6 +344,12 @@ async fn sign_in_through_a_config_file(redis: Option<String>, manual: bool) {
             ),
         );
         assert!(!text.contains("metadata_file"));
+        // With it, a signing SP: signed AuthnRequests, its certificate in the metadata, and
+        // only responses whose assertion is itself signed.
+        std::fs::write(s.dir.path().join("sp.key"), KEY).unwrap();
+        text.push_str(&format!(
+            "\n[saml]\nsigning_key_file = \"{d}/sp.key\"\nsigning_cert_file = \"{d}/idp.crt\"\nrequire_signed_assertion = true\n"
+        ));
     }
     std::fs::write(&path, text).unwrap();
     let mut command = command(&path);
@@ -388,6 +395,21 @@ async fn sign_in_through_a_config_file(redis: Option<String>, manual: bool) {
     let to = location(&redirect);
     assert!(to.starts_with("https://idp.acme.test/sso?"), "{to}");
     let query = to.split_once('?').unwrap().1;
+    if manual {
+        assert!(
+            query.contains("SigAlg=") && query.contains("Signature="),
+            "unsigned AuthnRequest: {query}"
+        );
+        let metadata = browser.get("/saml/metadata").await.text().await.unwrap();
+        let der: String = CERT.lines().filter(|l| !l.starts_with("-----")).collect();
+        assert!(metadata.contains(&der), "{metadata}");
+        assert!(
+            metadata.contains("AuthnRequestsSigned=\"true\""),
+            "{metadata}"
+        );
+    } else {
+        assert!(!query.contains("Signature="), "{query}");
+    }
     let message = jsm_sso_saml::binding::RedirectMessage::from_query(query, 1 << 20).unwrap();
     let xml = String::from_utf8(message.xml.clone()).unwrap();
     let id_at = xml.find(" ID=\"").unwrap() + 5;
@@ -462,6 +484,51 @@ async fn sign_in_through_a_config_file(redis: Option<String>, manual: bool) {
             .iter()
             .any(|(_, e)| e == "alice@acme.example")
     );
+
+    if manual {
+        // require_signed_assertion: a response signed around an unsigned assertion is refused.
+        browser.cookies.clear();
+        let page = browser.get("/login").await.text().await.unwrap();
+        let csrf = hidden(&page, "csrf");
+        let redirect = browser
+            .post(
+                "/login",
+                &[("csrf", &csrf), ("email", "alice@acme.example")],
+            )
+            .await;
+        let to = location(&redirect);
+        let query = to.split_once('?').unwrap().1;
+        let message = jsm_sso_saml::binding::RedirectMessage::from_query(query, 1 << 20).unwrap();
+        let xml = String::from_utf8(message.xml.clone()).unwrap();
+        let id_at = xml.find(" ID=\"").unwrap() + 5;
+        let request_id = &xml[id_at..id_at + xml[id_at..].find('"').unwrap()];
+        let relay = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(n, _)| n == "RelayState")
+            .unwrap()
+            .1
+            .into_owned();
+        let spec = ResponseSpec::new(
+            &format!("{base}/saml/metadata"),
+            &format!("{base}/saml/acs"),
+            SystemTime::now(),
+        )
+        .in_response_to(request_id)
+        .name_id("alice@acme.example")
+        .signing(jsm_sso_testkit::saml::Signing::Response);
+        let response = idp.response_base64(&spec).unwrap();
+        let acs = browser
+            .post(
+                "/saml/acs",
+                &[("SAMLResponse", &response), ("RelayState", &relay)],
+            )
+            .await;
+        assert!(acs.status().is_client_error(), "{}", acs.status());
+        let code = acs.headers()["x-jsm-sso-error"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(code.starts_with("saml.signature"), "{code}");
+    }
 
     // The audit log went to the configured directory.
     let audit = s.dir.path().join("audit");

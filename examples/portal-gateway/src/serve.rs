@@ -802,13 +802,27 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
                 ));
                 continue;
             };
-            problems.not_built(&table, &at, &["metadata_signing_cert_file", "slo_url"]);
+            problems.not_built(&table, &at, &["slo_url"]);
             let config = match string(&table, "metadata_file") {
                 Some(path) => {
                     let Some(xml) = problems.read(&format!("{at}.metadata_file"), path) else {
                         continue;
                     };
-                    let options = MetadataOptions::new(clock.now());
+                    let mut options = MetadataOptions::new(clock.now());
+                    // Federation metadata: only a document signed by this certificate.
+                    if let Some(cert) = string(&table, "metadata_signing_cert_file") {
+                        let at = format!("{at}.metadata_signing_cert_file");
+                        let Some(pem) = problems.read(&at, cert) else {
+                            continue;
+                        };
+                        match jsm_sso_xmldsig::TrustedKeys::from_pem(&pem) {
+                            Ok(keys) => options.signed_by = Some(keys),
+                            Err(e) => {
+                                problems.0.push(coded(&at, &e));
+                                continue;
+                            }
+                        }
+                    }
                     jsm_sso_saml::IdentityProvider::from_metadata(
                         &xml,
                         string(&table, "entity_id"),

@@ -623,6 +623,26 @@ async fn check_reports_every_start_time_problem_with_its_code() {
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
+
+    // Federation metadata must be signed by metadata_signing_cert_file: this one is not.
+    std::fs::write(s.dir.path().join("federation.crt"), CERT).unwrap();
+    let d = s.dir.path().display();
+    let text = config(&s, &base, &block).replace(
+        "metadata_file = ",
+        &format!("metadata_signing_cert_file = \"{d}/federation.crt\"\nmetadata_file = "),
+    );
+    std::fs::write(&path, text).unwrap();
+    let output = command(&path).arg("--check").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let errors = json["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["location"], "idp[0].metadata_file");
+    let code = errors[0]["code"].as_str().unwrap();
+    assert!(
+        code.starts_with("saml.signature") || code.starts_with("xmldsig."),
+        "{code}"
+    );
 }
 
 /// The `oidc-provider` peer's URL, or `None` after the skip line.

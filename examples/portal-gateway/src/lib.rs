@@ -26,6 +26,7 @@ mod admin;
 pub mod config;
 pub mod demo;
 mod error;
+pub mod factors;
 pub mod gateway;
 pub mod html;
 mod pages;

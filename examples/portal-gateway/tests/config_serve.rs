@@ -294,7 +294,10 @@ async fn check_refuses_an_unreachable_redis() {
     let s = setup().await;
     let base = format!("http://127.0.0.1:{}", free_port());
     let path = s.dir.path().join("gateway.toml");
-    let text = config(&s, &base, "") + "\n[redis]\nurl_env = \"TEST_GATEWAY_REDIS_URL\"\n";
+    // [mfa] with [redis]: factors would have to be shared, which this build cannot do.
+    let text = config(&s, &base, "")
+        + "\n[redis]\nurl_env = \"TEST_GATEWAY_REDIS_URL\"\n"
+        + "\n[mfa]\nsealing_key_env = \"TEST_GATEWAY_SESSION_KEY\"\nissuer = \"Acme\"\n";
     std::fs::write(&path, text).unwrap();
     let output = command(&path)
         .arg("--check")
@@ -313,6 +316,14 @@ async fn check_refuses_an_unreachable_redis() {
         .map(|e| e["code"].as_str().unwrap())
         .collect();
     assert!(codes.iter().any(|c| c.starts_with("redis.")), "{codes:?}");
+    assert!(
+        json["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == "config.value.invalid" && e["location"] == "mfa"),
+        "{json}"
+    );
 }
 
 /// `manual`: the IdP by `entity_id`, `sso_url` and `certificates` instead of metadata.
@@ -755,4 +766,142 @@ async fn check_oidc_idps_by_discovery_and_client_authentication() {
             .any(|(c, l)| c.starts_with("oidc.") && l == "idp[5].issuer"),
         "no oidc.* problem for the wrong issuer: {found:?}"
     );
+}
+
+/// Starts `portal-gateway --config` and waits for `/healthz`.
+async fn start(path: &Path, env: &[(&str, String)]) -> Gateway {
+    let mut command = command(path);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let gateway = Gateway(
+        command
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let base = text
+        .lines()
+        .find_map(|l| l.strip_prefix("base_url = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        assert!(Instant::now() < deadline, "portal-gateway did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    gateway
+}
+
+/// Email-first sign-in and the IdP's signed response at the ACS; the ACS's answer.
+async fn saml_sign_in(browser: &mut Browser, email: &str) -> reqwest::Response {
+    browser.cookies.clear();
+    let base = browser.base.clone();
+    let page = browser.get("/login").await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
+    let redirect = browser
+        .post("/login", &[("csrf", &csrf), ("email", email)])
+        .await;
+    let to = location(&redirect);
+    let query = to.split_once('?').unwrap().1;
+    let message = jsm_sso_saml::binding::RedirectMessage::from_query(query, 1 << 20).unwrap();
+    let xml = String::from_utf8(message.xml.clone()).unwrap();
+    let id_at = xml.find(" ID=\"").unwrap() + 5;
+    let request_id = &xml[id_at..id_at + xml[id_at..].find('"').unwrap()];
+    let relay = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(n, _)| n == "RelayState")
+        .unwrap()
+        .1
+        .into_owned();
+    let idp = TestIdp::from_pem(IDP_ENTITY, KEY.as_bytes(), CERT.as_bytes()).unwrap();
+    let spec = ResponseSpec::new(
+        &format!("{base}/saml/metadata"),
+        &format!("{base}/saml/acs"),
+        SystemTime::now(),
+    )
+    .in_response_to(request_id)
+    .name_id(email);
+    let response = idp.response_base64(&spec).unwrap();
+    browser
+        .post(
+            "/saml/acs",
+            &[("SAMLResponse", &response), ("RelayState", &relay)],
+        )
+        .await
+}
+
+/// `[mfa] secrets_file`: a factor enrolled before a restart is challenged after it.
+#[tokio::test(flavor = "multi_thread")]
+async fn mfa_factors_survive_a_restart_with_secrets_file() {
+    let _already = rustls::crypto::ring::default_provider().install_default();
+    let s = setup().await;
+    let d = s.dir.path().display().to_string();
+    let policy = std::fs::read_to_string(s.dir.path().join("policy.toml")).unwrap();
+    std::fs::write(
+        s.dir.path().join("policy.toml"),
+        policy.replace("portals = [", "require_mfa = true\nportals = ["),
+    )
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", free_port());
+    let mfa = format!(
+        "\n[mfa]\nsealing_key_env = \"TEST_GATEWAY_MFA_KEY\"\nissuer = \"Acme Support\"\nsecrets_file = \"{d}/factors.json\"\n"
+    );
+    let path = s.dir.path().join("gateway.toml");
+    std::fs::write(&path, config(&s, &base, &mfa)).unwrap();
+    let env = [(
+        "TEST_GATEWAY_MFA_KEY",
+        "bWZhLXNlYWxpbmcta2V5LWZvci10aGUtdGVzdHMtMzI=".to_owned(),
+    )];
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut browser = Browser {
+        http,
+        base: base.clone(),
+        cookies: Vec::new(),
+    };
+
+    let gateway = start(&path, &env).await;
+    let acs = saml_sign_in(&mut browser, "alice@acme.example").await;
+    assert!(location(&acs).ends_with("/mfa/enrol"), "{}", location(&acs));
+    let page = browser.get("/mfa/enrol").await.text().await.unwrap();
+    let start_at = page.find("otpauth://").unwrap();
+    let uri = page[start_at..start_at + page[start_at..].find('<').unwrap()].replace("&amp;", "&");
+    let secret = url::Url::parse(&uri)
+        .unwrap()
+        .query_pairs()
+        .find(|(n, _)| n == "secret")
+        .unwrap()
+        .1
+        .into_owned();
+    let code = jsm_sso_mfa::TotpSecret::from_base32(&secret, jsm_sso_mfa::TotpParams::default())
+        .unwrap()
+        .totp(SystemTime::now())
+        .unwrap();
+    let csrf = hidden(&page, "csrf");
+    let done = browser
+        .post("/mfa", &[("csrf", &csrf), ("code", &code)])
+        .await;
+    assert!(
+        location(&done).ends_with("/portals"),
+        "{:?}",
+        done.headers()
+    );
+    let factors = std::fs::read_to_string(s.dir.path().join("factors.json")).unwrap();
+    assert!(factors.contains("confirmed"), "{factors}");
+    assert!(
+        !factors.contains(&secret),
+        "the clear secret is in the file"
+    );
+    drop(gateway);
+
+    // Restarted: the factor is still there, so a challenge and no new enrolment.
+    let _gateway = start(&path, &env).await;
+    let acs = saml_sign_in(&mut browser, "alice@acme.example").await;
+    let to = location(&acs);
+    assert!(to.ends_with("/mfa") && !to.ends_with("/mfa/enrol"), "{to}");
 }

@@ -21,7 +21,7 @@ else
     op_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     (cd "$op_dir" && exec node provider.mjs "$op_port") >"$op_tmp/oidc-provider.log" 2>&1 &
     op_pid=$!
-    on_exit "kill $op_pid 2>/dev/null; rm -rf '$op_tmp'"
+    on_exit "kill $op_pid 2>/dev/null; for _ in {1..50}; do kill -0 $op_pid 2>/dev/null || break; sleep 0.1; done; rm -rf '$op_tmp'"
     op_ready=0
     for _ in $(seq 1 120); do
         if ! kill -0 "$op_pid" 2>/dev/null; then

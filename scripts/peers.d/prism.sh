@@ -30,7 +30,7 @@ else
     "$prism_dir/node_modules/.bin/prism" mock -h 127.0.0.1 -p "$prism_port" \
         "$prism_tmp/jsm-sso.prism.json" >"$prism_tmp/prism.log" 2>&1 &
     prism_pid=$!
-    on_exit "kill $prism_pid 2>/dev/null; rm -rf '$prism_tmp'"
+    on_exit "kill $prism_pid 2>/dev/null; for _ in {1..50}; do kill -0 $prism_pid 2>/dev/null || break; sleep 0.1; done; rm -rf '$prism_tmp'"
     prism_ready=0
     for _ in $(seq 1 120); do
         if ! kill -0 "$prism_pid" 2>/dev/null; then

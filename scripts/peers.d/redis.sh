@@ -19,7 +19,7 @@ else
         --save '' --appendonly no --daemonize no --protected-mode yes \
         --maxmemory-policy noeviction --logfile "$redis_tmp/redis.log" &
     redis_pid=$!
-    on_exit "kill $redis_pid 2>/dev/null; rm -rf '$redis_tmp'"
+    on_exit "kill $redis_pid 2>/dev/null; for _ in {1..50}; do kill -0 $redis_pid 2>/dev/null || break; sleep 0.1; done; rm -rf '$redis_tmp'"
     redis_ready=0
     for _ in $(seq 1 80); do
         if ! kill -0 "$redis_pid" 2>/dev/null; then

@@ -92,7 +92,10 @@ fn jsm_sso_stdin(args: &[&str], stdin: &[u8]) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run jsm-sso");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // A usage error exits before reading stdin, so the write may meet a closed pipe.
+    if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
     let output = child.wait_with_output().unwrap();
     Run {
         status: output.status.code().expect("exited, not killed"),

@@ -343,6 +343,53 @@ impl Provisioner {
         }
     }
 
+    /// Runs one directory step (with retries) and audits it: as done when it succeeded and
+    /// `changed` says it changed something, as failed with its code when it failed. Returns
+    /// whether it was audited as a change.
+    async fn audited<F, Fut>(
+        &self,
+        context: &AuditContext,
+        step: &'static str,
+        details: Details,
+        changed: bool,
+        op: F,
+    ) -> Result<bool, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), DirectoryError>>,
+    {
+        match self.call(step, op).await {
+            Ok(()) if changed => {
+                self.auditor.ok(context, details).await?;
+                Ok(true)
+            }
+            Ok(()) => Ok(false),
+            Err(e) => Err(self.fail(context, details, e).await),
+        }
+    }
+
+    /// Removes the customer from an organization; one deleted meanwhile has no members to
+    /// remove, so that counts as done.
+    async fn leave_organization(
+        &self,
+        id: &CustomerId,
+        org: &OrganizationId,
+    ) -> Result<(), DirectoryError> {
+        match self.directory.remove_from_organization(id, org).await {
+            Err(DirectoryError::OrganizationNotFound(_)) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Revokes a portal grant; a portal that does not exist (any more) grants nothing to
+    /// revoke, so that counts as done.
+    async fn revoke_grant(&self, id: &CustomerId, portal: &PortalId) -> Result<(), DirectoryError> {
+        match self.directory.revoke_portal(id, portal).await {
+            Err(DirectoryError::PortalNotFound(_)) => Ok(()),
+            other => other,
+        }
+    }
+
     /// Finds the customer by email, creating them if they do not exist.
     async fn ensure_customer(
         &self,
@@ -489,93 +536,55 @@ impl Provisioner {
             let details = Details::OrganizationMemberAdded {
                 organization: org.to_string(),
             };
-            match self
-                .call("add_to_organization", || {
-                    self.directory.add_to_organization(id, org)
-                })
-                .await
+            let new = !before.organizations.contains(org);
+            let add = || self.directory.add_to_organization(id, org);
+            if self
+                .audited(&context, "add_to_organization", details, new, add)
+                .await?
             {
-                Ok(()) if !before.organizations.contains(org) => {
-                    self.auditor.ok(&context, details).await?;
-                    done.organizations_added.push(org.clone());
-                }
-                Ok(()) => {}
-                Err(e) => return Err(self.fail(&context, details, e).await),
+                done.organizations_added.push(org.clone());
             }
         }
         for portal in &portals {
             let details = Details::PortalAccessGranted {
                 portal: portal.to_string(),
             };
-            match self
-                .call("grant_portal", || self.directory.grant_portal(id, portal))
-                .await
+            let new = !before.portals.contains(portal);
+            let grant = || self.directory.grant_portal(id, portal);
+            if self
+                .audited(&context, "grant_portal", details, new, grant)
+                .await?
             {
-                Ok(()) if !before.portals.contains(portal) => {
-                    self.auditor.ok(&context, details).await?;
-                    done.portals_granted.push(portal.clone());
-                }
-                Ok(()) => {}
-                Err(e) => return Err(self.fail(&context, details, e).await),
+                done.portals_granted.push(portal.clone());
             }
         }
         for org in ahead.organizations.difference(&organizations) {
             let details = Details::OrganizationMemberRemoved {
                 organization: org.to_string(),
             };
-            match self
-                .call("remove_from_organization", || async {
-                    // An organization deleted meanwhile has no members to remove.
-                    match self.directory.remove_from_organization(id, org).await {
-                        Err(DirectoryError::OrganizationNotFound(_)) => Ok(()),
-                        other => other,
-                    }
-                })
-                .await
-            {
-                Ok(()) => {
-                    self.auditor.ok(&context, details).await?;
-                    done.organizations_removed.push(org.clone());
-                }
-                Err(e) => return Err(self.fail(&context, details, e).await),
-            }
+            let leave = || self.leave_organization(id, org);
+            self.audited(&context, "remove_from_organization", details, true, leave)
+                .await?;
+            done.organizations_removed.push(org.clone());
         }
         for portal in ahead.portals.difference(&portals) {
             let details = Details::PortalAccessRevoked {
                 portal: portal.to_string(),
             };
-            match self
-                .call("revoke_portal", || async {
-                    // A portal that does not exist (any more) grants nothing to revoke.
-                    match self.directory.revoke_portal(id, portal).await {
-                        Err(DirectoryError::PortalNotFound(_)) => Ok(()),
-                        other => other,
-                    }
-                })
-                .await
-            {
-                Ok(()) => {
-                    self.auditor.ok(&context, details).await?;
-                    done.portals_revoked.push(portal.clone());
-                }
-                Err(e) => return Err(self.fail(&context, details, e).await),
-            }
+            let revoke = || self.revoke_grant(id, portal);
+            self.audited(&context, "revoke_portal", details, true, revoke)
+                .await?;
+            done.portals_revoked.push(portal.clone());
         }
         if !decision.fields.is_empty() {
             let fields: &BTreeMap<String, String> = &decision.fields;
             let details = Details::FieldsWritten {
                 fields: fields.keys().cloned().collect(),
             };
-            match self
-                .call("set_fields", || self.directory.set_fields(id, fields))
-                .await
-            {
-                Ok(()) => {
-                    self.auditor.ok(&context, details).await?;
-                    done.fields_written = fields.keys().cloned().collect();
-                }
-                Err(e) => return Err(self.fail(&context, details, e).await),
-            }
+            let write = || self.directory.set_fields(id, fields);
+            self.audited(&context, "set_fields", details, true, write)
+                .await?;
+            done.fields_written = fields.keys().cloned().collect();
         }
         let now = self.clock.now();
         self.call("record_sign_in", || self.directory.record_sign_in(id, now))
@@ -625,37 +634,17 @@ impl Provisioner {
             let details = Details::OrganizationMemberRemoved {
                 organization: org.to_string(),
             };
-            match self
-                .call("remove_from_organization", || async {
-                    // An organization deleted meanwhile has no members to remove.
-                    match self.directory.remove_from_organization(id, org).await {
-                        Err(DirectoryError::OrganizationNotFound(_)) => Ok(()),
-                        other => other,
-                    }
-                })
-                .await
-            {
-                Ok(()) => self.auditor.ok(&context, details).await?,
-                Err(e) => return Err(self.fail(&context, details, e).await),
-            }
+            let leave = || self.leave_organization(id, org);
+            self.audited(&context, "remove_from_organization", details, true, leave)
+                .await?;
         }
         for portal in &managed.portals {
             let details = Details::PortalAccessRevoked {
                 portal: portal.to_string(),
             };
-            match self
-                .call("revoke_portal", || async {
-                    // A portal that does not exist (any more) grants nothing to revoke.
-                    match self.directory.revoke_portal(id, portal).await {
-                        Err(DirectoryError::PortalNotFound(_)) => Ok(()),
-                        other => other,
-                    }
-                })
-                .await
-            {
-                Ok(()) => self.auditor.ok(&context, details).await?,
-                Err(e) => return Err(self.fail(&context, details, e).await),
-            }
+            let revoke = || self.revoke_grant(id, portal);
+            self.audited(&context, "revoke_portal", details, true, revoke)
+                .await?;
         }
         let after = Managed {
             created: managed.created,

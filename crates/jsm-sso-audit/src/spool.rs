@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::error::SinkError;
 use crate::record::Record;
+use crate::sink::blocking;
 
 #[derive(Debug)]
 pub(crate) struct Spool {
@@ -98,12 +99,4 @@ impl Spool {
         self.records.clear();
         Ok(())
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, SinkError> + Send + 'static,
-) -> Result<T, SinkError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| SinkError::Io(std::io::Error::other(e.to_string())))?
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 
+use super::blocking;
 use super::{AuditSink, ChainHead};
 use crate::error::{SinkError, VerifyError};
 use crate::keys::VerifyingKey;
@@ -204,14 +205,6 @@ fn complete_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
         .map_or(0, |p| p.saturating_add(1));
     let complete = bytes.get(..end).unwrap_or_default();
     complete.split(|b| *b == b'\n').filter(|l| !l.is_empty())
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, SinkError> + Send + 'static,
-) -> Result<T, SinkError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| SinkError::Io(std::io::Error::other(e.to_string())))?
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {

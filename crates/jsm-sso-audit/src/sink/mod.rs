@@ -75,3 +75,13 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
         false
     }
 }
+
+/// Runs file I/O on tokio's blocking pool (the file sink and the spool); a panicked or
+/// cancelled task is an I/O error.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SinkError> + Send + 'static,
+) -> Result<T, SinkError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SinkError::Io(std::io::Error::other(e.to_string())))?
+}

@@ -15,11 +15,7 @@ pub(crate) struct Args {
 }
 
 /// Serves the demo until Ctrl-C.
-#[expect(
-    clippy::print_stdout,
-    clippy::print_stderr,
-    reason = "the demo prints its URL and personas"
-)]
+#[expect(clippy::print_stderr, reason = "usage and start-up errors")]
 pub(crate) fn run(args: &Args) -> ExitCode {
     if !args.listen.ip().is_loopback() {
         eprintln!(
@@ -43,15 +39,8 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             listen: args.listen,
             ..DemoOptions::default()
         };
-        match Demo::start(options).await {
-            Ok(demo) => {
-                println!("{}", demo.banner());
-                tokio::select! {
-                    () = demo.wait() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-                ExitCode::SUCCESS
-            }
+        match Demo::serve(options).await {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("jsm-sso demo: {e}");
                 ExitCode::FAILURE

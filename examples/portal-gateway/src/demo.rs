@@ -562,6 +562,23 @@ impl Demo {
         }
     }
 
+    /// Starts the demo, prints its banner and serves until the servers stop or Ctrl-C:
+    /// what `jsm-sso demo` and `portal-gateway --demo` run.
+    ///
+    /// # Errors
+    ///
+    /// What [`Demo::start`] returns.
+    #[expect(clippy::print_stdout, reason = "the demo prints its URL and personas")]
+    pub async fn serve(options: DemoOptions) -> Result<(), Error> {
+        let demo = Self::start(options).await?;
+        println!("{}", demo.banner());
+        tokio::select! {
+            () = demo.wait() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        Ok(())
+    }
+
     /// The text `jsm-sso demo` prints.
     #[must_use]
     pub fn banner(&self) -> String {

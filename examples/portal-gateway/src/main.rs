@@ -25,11 +25,7 @@ struct Args {
     listen: SocketAddr,
 }
 
-#[expect(
-    clippy::print_stdout,
-    clippy::print_stderr,
-    reason = "a command-line program"
-)]
+#[expect(clippy::print_stderr, reason = "a command-line program")]
 fn main() -> ExitCode {
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -50,15 +46,8 @@ fn main() -> ExitCode {
             listen: args.listen,
             ..DemoOptions::default()
         };
-        match Demo::start(options).await {
-            Ok(demo) => {
-                println!("{}", demo.banner());
-                tokio::select! {
-                    () = demo.wait() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-                ExitCode::SUCCESS
-            }
+        match Demo::serve(options).await {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("portal-gateway: {e}");
                 ExitCode::FAILURE

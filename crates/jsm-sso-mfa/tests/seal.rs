@@ -176,8 +176,15 @@ fn every_tamper_is_detected() {
             changed.len()
         );
     }
-    // Not canonical base64 (trailing bits set): malformed, not tampered.
-    let t = with_field(&text, 5, &ct[..ct.len() - 4]);
+    // Not canonical base64 (trailing bits set): malformed, not tampered. Built from a byte
+    // count that leaves padding bits in the last character, whose lowest bit is then set.
+    let short = if raw.len() % 3 == 0 { &raw[..raw.len() - 1] } else { &raw[..] };
+    let mut non_canonical: Vec<u8> = BASE64URL_NOPAD.encode(short).into_bytes();
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let last = non_canonical.last_mut().unwrap();
+    let value = ALPHABET.iter().position(|c| c == last).unwrap();
+    *last = ALPHABET[value | 1];
+    let t = with_field(&text, 5, std::str::from_utf8(&non_canonical).unwrap());
     assert_eq!(code_of(&sealer, "cust", &t), "mfa.secret.sealed_invalid");
     // The binding field changed: named as another customer's secret.
     let binding = flip(fields[3], 0);

@@ -17,7 +17,7 @@ use crate::idp::{BeginOptions, Callback, Challenge, IdentityProvider, Seams};
 use crate::mfa::{Enrolment, MfaAccount, MfaVerdict, SecondFactor};
 use crate::provision::{Ledger, MemoryLedger, Person, Provisioned, Provisioner, RetryPolicy};
 use crate::registry::{Discovery, LoginHint, Registry};
-use crate::session::{Session, SessionKeys, unix};
+use crate::session::{Session, SessionClaims, SessionKeys, unix};
 use crate::trail::{AuditContext, Auditor};
 
 /// How long a started sign-in may take by default (the protocol crates use the same).
@@ -170,7 +170,7 @@ fn mfa_key(challenge: &str) -> String {
     format!("broker:mfa:{challenge}")
 }
 
-fn random_id() -> Result<String, Error> {
+pub(crate) fn random_id() -> Result<String, Error> {
     let mut bytes = [0u8; 24];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
         .map_err(|_| Error::Config("the system random generator failed".into()))?;
@@ -209,6 +209,7 @@ pub struct BrokerBuilder {
     rate_limit: RateLimit,
     login_ttl: Duration,
     session_ttl: Duration,
+    session_claims: SessionClaims,
     errors: Vec<Error>,
 }
 
@@ -306,6 +307,13 @@ impl BrokerBuilder {
         self
     }
 
+    /// Which groups and attributes sessions carry to the front end (default: none).
+    #[must_use]
+    pub fn session_claims(mut self, claims: SessionClaims) -> Self {
+        self.session_claims = claims;
+        self
+    }
+
     /// Checks the configuration and builds the broker.
     ///
     /// # Errors
@@ -349,6 +357,7 @@ impl BrokerBuilder {
                 rate_limit: self.rate_limit,
                 login_ttl: self.login_ttl,
                 session_ttl: self.session_ttl,
+                session_claims: self.session_claims,
                 auditor,
                 provisioner,
             }),
@@ -356,16 +365,17 @@ impl BrokerBuilder {
     }
 }
 
-struct Inner {
-    seams: Seams,
+pub(crate) struct Inner {
+    pub(crate) seams: Seams,
     policy: Arc<dyn AccessPolicy>,
     keys: SessionKeys,
-    registry: Registry,
+    pub(crate) registry: Registry,
     factor: Option<Arc<dyn SecondFactor>>,
     desk: Option<Arc<dyn RequestDesk>>,
     rate_limit: RateLimit,
     login_ttl: Duration,
     session_ttl: Duration,
+    session_claims: SessionClaims,
     auditor: Auditor,
     provisioner: Provisioner,
 }
@@ -375,7 +385,7 @@ struct Inner {
 /// turns HTTP requests into calls and the results into responses).
 #[derive(Clone)]
 pub struct Broker {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Broker {
@@ -413,6 +423,7 @@ impl Broker {
             rate_limit: RateLimit::default(),
             login_ttl: DEFAULT_LOGIN_TTL,
             session_ttl: DEFAULT_SESSION_TTL,
+            session_claims: SessionClaims::default(),
             errors: Vec::new(),
         }
     }
@@ -859,6 +870,10 @@ impl Broker {
             mfa,
             iat: unix(now),
             exp: unix(expires),
+            subject_format: identity.subject.format.clone(),
+            idp_session: identity.idp_session.clone(),
+            groups: self.inner.session_claims.groups_of(identity),
+            attributes: self.inner.session_claims.attributes_of(identity),
         };
         if session.exp <= session.iat {
             return Err(Error::SessionExpired {

@@ -82,6 +82,12 @@ pub enum Error {
         /// The protocol crate's error.
         cause: BoxedError,
     },
+    /// A logout message matches no logout this broker started and no IdP it knows.
+    #[error("logout message matches no pending logout and no identity provider")]
+    LogoutUnknown,
+    /// The IdP's protocol has no logout messages.
+    #[error("identity provider {0} does not take logout messages")]
+    LogoutUnsupported(IdpId),
     /// The access policy denied the customer.
     #[error("access denied by policy")]
     Denied {
@@ -223,6 +229,8 @@ impl CodedError for Error {
             Self::PendingMalformed(_) => "broker.callback.pending_malformed",
             Self::IdpMismatch { .. } => "broker.callback.idp_mismatch",
             Self::Protocol { cause, .. } => cause.code(),
+            Self::LogoutUnknown => "broker.logout.unknown",
+            Self::LogoutUnsupported(_) => "broker.logout.unsupported",
             Self::Denied { .. } => "broker.policy.denied",
             Self::EmailUnverified { .. } => "broker.identity.email_unverified",
             Self::MfaUnavailable => "broker.mfa.unavailable",
@@ -277,6 +285,12 @@ impl CodedError for Error {
                 "route each IdP's callback to its own URL and check the IdP configuration (possible mix-up attack)"
             }
             Self::Protocol { cause, .. } => cause.hint(),
+            Self::LogoutUnknown => {
+                "the logout took too long or was replayed, or the IdP is not configured here; the local session has ended anyway"
+            }
+            Self::LogoutUnsupported(_) => {
+                "this IdP's protocol has no logout messages; check the logout URL configured at the IdP"
+            }
             Self::Denied { .. } => {
                 "the policy denied this identity; run `jsm-sso policy explain` with it to see why"
             }
@@ -359,6 +373,8 @@ mod tests {
                 expected: "a".into(),
                 actual: "b".into(),
             },
+            Error::LogoutUnknown,
+            Error::LogoutUnsupported("i".into()),
             Error::Denied { reason: None },
             Error::EmailUnverified { idp: "i".into() },
             Error::MfaUnavailable,

@@ -13,6 +13,7 @@ use jsm_sso_core::identity::{IdpId, Protocol};
 use jsm_sso_core::{Clock, ReplayCache, StateStore, VerifiedIdentity};
 
 use crate::error::{BoxedError, Error, clip};
+use crate::session::Session;
 
 mod oidc;
 mod saml;
@@ -109,6 +110,8 @@ impl Challenge {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Callback {
     params: Vec<(String, String)>,
+    raw: String,
+    posted: bool,
     arrived_for: Option<IdpId>,
 }
 
@@ -143,6 +146,10 @@ impl Callback {
         }
         Ok(Self {
             params: out,
+            // Kept as received: a SAML HTTP-Redirect signature covers the raw query, and IdPs
+            // differ in how they percent-encode it.
+            raw: String::from_utf8_lossy(params).into_owned(),
+            posted: false,
             arrived_for: None,
         })
     }
@@ -166,6 +173,20 @@ impl Callback {
         self
     }
 
+    /// Says the parameters came as a POST body (SAML HTTP-POST binding) rather than a
+    /// query string (HTTP-Redirect binding); the bindings are verified differently.
+    #[must_use]
+    pub fn via_post(mut self) -> Self {
+        self.posted = true;
+        self
+    }
+
+    /// Whether the front end said the parameters came as a POST body.
+    #[must_use]
+    pub fn is_post(&self) -> bool {
+        self.posted
+    }
+
     /// The IdP this callback arrived for, if the front end said.
     #[must_use]
     pub fn idp(&self) -> Option<&IdpId> {
@@ -179,6 +200,12 @@ impl Callback {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The query string or form body exactly as it arrived.
+    #[must_use]
+    pub fn raw(&self) -> &str {
+        &self.raw
     }
 
     /// The parameters re-encoded as `application/x-www-form-urlencoded`.
@@ -207,6 +234,45 @@ pub struct BeginOptions {
     pub login_hint: Option<String>,
     /// Ask the IdP to authenticate again even with a session.
     pub force_authn: bool,
+}
+
+/// A Single Logout started at the IdP by [`IdentityProvider::begin_logout`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogoutStart {
+    /// Where to send the browser (the IdP's logout endpoint).
+    pub redirect: Redirect,
+    /// The logout request's id, which the IdP's answer must name.
+    pub request_id: String,
+}
+
+impl LogoutStart {
+    /// A started logout (for protocol implementations).
+    #[must_use]
+    pub fn new(redirect: Redirect, request_id: String) -> Self {
+        Self {
+            redirect,
+            request_id,
+        }
+    }
+}
+
+/// What a logout message from the IdP came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogoutOutcome {
+    /// The IdP confirmed the logout this broker started: the customer is signed out there
+    /// too.
+    Completed,
+    /// The IdP asks to end the customer's session (IdP-initiated Single Logout): end the
+    /// local session when `ends_session` (the browser's session is the one named), then
+    /// send the browser to `response`, the answer the IdP waits for.
+    Requested {
+        /// Whether the message names the session the front end passed.
+        ends_session: bool,
+        /// The logout response to deliver to the IdP.
+        response: Redirect,
+    },
 }
 
 /// One identity provider, speaking one protocol.
@@ -241,6 +307,47 @@ pub trait IdentityProvider: Send + Sync {
     ///
     /// The protocol's error for the first failed check.
     async fn finish(&self, callback: &Callback) -> Result<VerifiedIdentity, BoxedError>;
+
+    /// Starts Single Logout at the IdP for `session`, carrying `relay_state` (random; the
+    /// IdP's answer repeats it). `Ok(None)`, the default, when the protocol or this IdP has
+    /// no logout endpoint: only the local session ends.
+    ///
+    /// # Errors
+    ///
+    /// The protocol's error (configuration, signing).
+    async fn begin_logout(
+        &self,
+        session: &Session,
+        relay_state: &str,
+    ) -> Result<Option<LogoutStart>, BoxedError> {
+        let _ = (session, relay_state);
+        Ok(None)
+    }
+
+    /// Whether a logout message without a pending logout of ours (an IdP-initiated one)
+    /// claims to come from this IdP. Unverified: it only picks which IdP verifies it.
+    fn sends_logout(&self, message: &Callback) -> bool {
+        let _ = message;
+        false
+    }
+
+    /// Validates a logout message from the IdP: the answer to our request `request_id`, or
+    /// (with `request_id` `None`) the IdP's own request, checked against `session` when the
+    /// browser brought one.
+    ///
+    /// # Errors
+    ///
+    /// The protocol's error for the first failed check; `broker.logout.unsupported` by
+    /// default.
+    async fn finish_logout(
+        &self,
+        message: &Callback,
+        request_id: Option<&str>,
+        session: Option<&Session>,
+    ) -> Result<LogoutOutcome, BoxedError> {
+        let _ = (message, request_id, session);
+        Err(Box::new(Error::LogoutUnsupported(self.id().clone())))
+    }
 }
 
 #[cfg(test)]

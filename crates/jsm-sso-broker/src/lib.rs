@@ -31,6 +31,7 @@ pub mod gate;
 pub mod idp;
 #[cfg(feature = "jira")]
 pub mod jira;
+mod logout;
 pub mod mfa;
 pub mod provision;
 pub mod registry;
@@ -43,9 +44,12 @@ pub mod trail;
 pub use broker::{Begin, Broker, BrokerBuilder, IdpChoice, LoginOutcome, LoginRequest, SignedIn};
 pub use error::Error;
 pub use gate::Action;
-pub use idp::{Callback, Challenge, IdentityProvider, OidcIdp, Redirect, SamlIdp, Seams};
+pub use idp::{
+    Callback, Challenge, IdentityProvider, LogoutOutcome, LogoutStart, OidcIdp, Redirect, SamlIdp,
+    Seams,
+};
 pub use jsm_sso_core::CodedError;
 pub use provision::Provisioner;
 pub use registry::{Discovery, LoginHint};
-pub use session::{Session, SessionKeys};
+pub use session::{Session, SessionClaims, SessionKeys};
 pub use trail::AuditContext;

@@ -6,13 +6,14 @@
 //! expiry against the clock. The token is integrity-protected, not encrypted: it carries
 //! the customer's email and portal ids, which the customer may read.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsm_sso_core::VerifiedIdentity;
 use jsm_sso_core::directory::{CustomerId, PortalId};
-use jsm_sso_core::identity::{IdpId, Protocol};
+use jsm_sso_core::identity::{IdpId, IdpSession, Protocol};
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +123,18 @@ pub struct Session {
     pub iat: u64,
     /// Expires at, seconds since the Unix epoch.
     pub exp: u64,
+    /// The SAML `NameID` format of [`subject`](Self::subject), for Single Logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_format: Option<String>,
+    /// The IdP's session (SAML `SessionIndex` and `NameID` qualifiers), for Single Logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_session: Option<IdpSession>,
+    /// The customer's groups among those [`SessionClaims`] keeps.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub groups: BTreeSet<String>,
+    /// The identity attributes [`SessionClaims`] keeps (values clipped, see there).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, Vec<String>>,
 }
 
 impl Session {
@@ -136,6 +149,99 @@ impl Session {
     pub fn grants(&self, portal: &PortalId) -> bool {
         self.portals.contains(portal)
     }
+
+    /// The values of a kept attribute; empty when it was not kept or not sent.
+    #[must_use]
+    pub fn attribute(&self, name: &str) -> &[String] {
+        self.attributes.get(name).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The most values a session keeps per attribute.
+pub const MAX_KEPT_VALUES: usize = 8;
+
+/// The longest attribute value a session keeps, in bytes; longer ones are cut at a
+/// character boundary.
+pub const MAX_KEPT_VALUE_BYTES: usize = 256;
+
+/// Which of the identity's groups and attributes a [`Session`] carries to the front end (for
+/// field templates such as `{attr.department}` and admin checks by group). Nothing is kept
+/// unless named: the session lives in a cookie, which browsers cap at 4 KiB, and Entra ID
+/// alone may send 150 group ids.
+///
+/// ```
+/// use jsm_sso_broker::SessionClaims;
+/// let claims = SessionClaims::new().attribute("department").group("support-admins");
+/// assert!(!claims.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionClaims {
+    attributes: BTreeSet<String>,
+    groups: BTreeSet<String>,
+}
+
+impl SessionClaims {
+    /// Keeps nothing.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps the attribute `name` (at most [`MAX_KEPT_VALUES`] values of at most
+    /// [`MAX_KEPT_VALUE_BYTES`] each).
+    #[must_use]
+    pub fn attribute(mut self, name: impl Into<String>) -> Self {
+        self.attributes.insert(name.into());
+        self
+    }
+
+    /// Keeps the membership of the group `name` (compared exactly, as the IdP sends it).
+    #[must_use]
+    pub fn group(mut self, name: impl Into<String>) -> Self {
+        self.groups.insert(name.into());
+        self
+    }
+
+    /// Whether nothing is kept.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.groups.is_empty()
+    }
+
+    pub(crate) fn groups_of(&self, identity: &VerifiedIdentity) -> BTreeSet<String> {
+        identity
+            .groups
+            .iter()
+            .filter(|g| self.groups.contains(*g))
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn attributes_of(
+        &self,
+        identity: &VerifiedIdentity,
+    ) -> BTreeMap<String, Vec<String>> {
+        self.attributes
+            .iter()
+            .filter_map(|name| {
+                let values: Vec<String> = identity
+                    .attribute(name)
+                    .iter()
+                    .take(MAX_KEPT_VALUES)
+                    .map(|v| clip_value(v))
+                    .collect();
+                (!values.is_empty()).then(|| (name.clone(), values))
+            })
+            .collect()
+    }
+}
+
+fn clip_value(value: &str) -> String {
+    let mut end = value.len().min(MAX_KEPT_VALUE_BYTES);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    value.get(..end).unwrap_or_default().to_owned()
 }
 
 pub(crate) fn unix(at: SystemTime) -> u64 {
@@ -223,6 +329,10 @@ mod tests {
             mfa: true,
             iat: 1_000,
             exp,
+            subject_format: None,
+            idp_session: None,
+            groups: BTreeSet::new(),
+            attributes: BTreeMap::new(),
         }
     }
 

@@ -76,6 +76,44 @@ impl Subject {
     }
 }
 
+/// The IdP's own session behind a sign-in, kept for Single Logout: a SAML logout message
+/// must name the subject exactly as the assertion did (qualifiers included) and the
+/// `SessionIndex` it ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[non_exhaustive]
+pub struct IdpSession {
+    /// SAML `AuthnStatement/@SessionIndex`, or the OIDC `sid` claim.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub index: Option<String>,
+    /// SAML `NameID/@NameQualifier`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub name_qualifier: Option<String>,
+    /// SAML `NameID/@SPNameQualifier`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub sp_name_qualifier: Option<String>,
+}
+
+impl IdpSession {
+    /// A session with this index and no qualifiers.
+    pub fn with_index(index: impl Into<String>) -> Self {
+        Self {
+            index: Some(index.into()),
+            ..Self::default()
+        }
+    }
+}
+
 /// A sign-in a protocol crate has fully verified (signature, audience, time, replay).
 ///
 /// It is the only thing the policy, provisioning and audit layers trust. Build it with
@@ -96,7 +134,8 @@ impl Subject {
 ///   "groups": ["customers"],
 ///   "attributes": { "department": ["Sales"] },
 ///   "authn_instant": "2025-01-02T03:04:05Z",
-///   "session_expiry": "2025-01-02T11:04:05Z"
+///   "session_expiry": "2025-01-02T11:04:05Z",
+///   "idp_session": { "index": "_be9967abd904ddcae3c0eb4189adbe3f71e327cf93" }
 /// }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +171,12 @@ pub struct VerifiedIdentity {
         serde(default, with = "crate::serde_time::rfc3339_option")
     )]
     pub session_expiry: Option<SystemTime>,
+    /// The IdP's session, for Single Logout, when the protocol names one.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub idp_session: Option<IdpSession>,
 }
 
 impl VerifiedIdentity {
@@ -152,6 +197,7 @@ impl VerifiedIdentity {
             attributes: BTreeMap::new(),
             authn_instant,
             session_expiry: None,
+            idp_session: None,
         }
     }
 

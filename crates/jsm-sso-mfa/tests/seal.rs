@@ -178,7 +178,11 @@ fn every_tamper_is_detected() {
     }
     // Not canonical base64 (trailing bits set): malformed, not tampered. Built from a byte
     // count that leaves padding bits in the last character, whose lowest bit is then set.
-    let short = if raw.len() % 3 == 0 { &raw[..raw.len() - 1] } else { &raw[..] };
+    let short = if raw.len() % 3 == 0 {
+        &raw[..raw.len() - 1]
+    } else {
+        &raw[..]
+    };
     let mut non_canonical: Vec<u8> = BASE64URL_NOPAD.encode(short).into_bytes();
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let last = non_canonical.last_mut().unwrap();

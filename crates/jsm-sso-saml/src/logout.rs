@@ -44,7 +44,9 @@ pub struct LogoutRequestIn {
     pub name_id: NameId,
     /// Which sessions (empty: all of this subject's).
     pub session_indexes: Vec<String>,
-    /// RelayState to send back.
+    /// RelayState to send back: read from the query for the HTTP-Redirect binding; for
+    /// HTTP-POST the caller sets it from the form's `RelayState` field, which
+    /// [`Inbound::Post`] does not carry.
     pub relay_state: Option<String>,
 }
 
@@ -315,6 +317,22 @@ impl ServiceProvider {
                 expected: idp.entity_id.clone(),
             }),
         }
+    }
+
+    /// The unverified `Issuer` of an inbound logout message, to pick which configured IdP
+    /// validates it (several IdPs share one SLO URL). Nothing else may be read before
+    /// verification.
+    ///
+    /// # Errors
+    /// `saml.redirect.*`, `saml.message.*`, `saml.xml.*` for a message that cannot be read;
+    /// `saml.message.malformed` when it names no Issuer.
+    pub fn logout_issuer(&self, message: &Inbound) -> Result<String, Error> {
+        let limit = self.config.max_message_bytes;
+        let xml = match message {
+            Inbound::Redirect(query) => RedirectMessage::from_query(query, limit)?.xml,
+            Inbound::Post(value) => decode_base64(value, "SAMLRequest", limit)?,
+        };
+        crate::response::peek_issuer(&xml, limit)
     }
 
     /// Validates the IdP's LogoutResponse to our LogoutRequest `request_id`: signature (query

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use jsm_sso_core::CodedError;
 use jsm_sso_core::email::Email;
-use jsm_sso_core::identity::{Protocol, Subject, VerifiedIdentity};
+use jsm_sso_core::identity::{IdpSession, Protocol, Subject, VerifiedIdentity};
 use jsm_sso_xmldsig::{Document, Element, Limits};
 
 use crate::attributes::{Attributes, NAME_ID_EMAIL};
@@ -1040,5 +1040,14 @@ fn build_identity(
     }
     identity.attributes = attributes.to_map();
     identity.session_expiry = authn.session_not_on_or_after;
+    let mut idp_session = IdpSession::default();
+    idp_session.index.clone_from(&authn.session_index);
+    idp_session
+        .name_qualifier
+        .clone_from(&name_id.name_qualifier);
+    idp_session
+        .sp_name_qualifier
+        .clone_from(&name_id.sp_name_qualifier);
+    identity.idp_session = Some(idp_session);
     identity
 }

@@ -417,6 +417,52 @@ impl TestIdp {
         Ok(response)
     }
 
+    /// An IdP-initiated LogoutRequest to `destination` (the SP's SLO URL) ending the session
+    /// `session_index` of `name_id` (an emailAddress NameID), signed, base64-encoded for the
+    /// HTTP-POST binding. Returns the request's id and the form value.
+    pub fn logout_request_base64(
+        &self,
+        destination: &str,
+        name_id: &str,
+        session_index: Option<&str>,
+        now: SystemTime,
+    ) -> Result<(String, String), TestIdpError> {
+        let id = random_id();
+        let index = session_index
+            .map(|i| format!("<samlp:SessionIndex>{}</samlp:SessionIndex>", escape(i)))
+            .unwrap_or_default();
+        let xml = format!(
+            "<samlp:LogoutRequest xmlns:samlp=\"{SAMLP}\" xmlns:saml=\"{SAML}\" ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}\" NotOnOrAfter=\"{}\"><saml:Issuer>{}</saml:Issuer><saml:NameID Format=\"{EMAIL_FORMAT}\">{}</saml:NameID>{index}</samlp:LogoutRequest>",
+            fmt_time(now),
+            escape(destination),
+            fmt_time(now + Duration::from_secs(300)),
+            escape(&self.entity_id),
+            escape(name_id),
+        );
+        let signed = self.sign(&xml, &id)?;
+        Ok((id, base64::engine::general_purpose::STANDARD.encode(signed)))
+    }
+
+    /// A Success LogoutResponse to `destination` answering the SP's LogoutRequest
+    /// `in_response_to`, signed, base64-encoded for the HTTP-POST binding.
+    pub fn logout_response_base64(
+        &self,
+        destination: &str,
+        in_response_to: &str,
+        now: SystemTime,
+    ) -> Result<String, TestIdpError> {
+        let id = random_id();
+        let xml = format!(
+            "<samlp:LogoutResponse xmlns:samlp=\"{SAMLP}\" xmlns:saml=\"{SAML}\" ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}\" InResponseTo=\"{}\"><saml:Issuer>{}</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"{SUCCESS}\"/></samlp:Status></samlp:LogoutResponse>",
+            fmt_time(now),
+            escape(destination),
+            escape(in_response_to),
+            escape(&self.entity_id),
+        );
+        let signed = self.sign(&xml, &id)?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(signed))
+    }
+
     /// The Response base64-encoded, as the POST binding carries it.
     pub fn response_base64(&self, spec: &ResponseSpec) -> Result<String, TestIdpError> {
         Ok(base64::engine::general_purpose::STANDARD.encode(self.response(spec)?))

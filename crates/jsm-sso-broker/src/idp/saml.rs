@@ -5,9 +5,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use jsm_sso_core::VerifiedIdentity;
 use jsm_sso_core::identity::{IdpId, Protocol};
-use jsm_sso_saml::{AuthnRequestOptions, ServiceProvider};
+use jsm_sso_saml::{AuthnRequestOptions, Inbound, NameId, OutboundLogout, ServiceProvider};
 
-use super::{BeginOptions, Callback, Challenge, IdentityProvider, Redirect, Seams};
+use super::{
+    BeginOptions, Callback, Challenge, IdentityProvider, LogoutOutcome, LogoutStart, Redirect,
+    Seams,
+};
+use crate::Session;
 use crate::error::BoxedError;
 
 /// A SAML IdP: SP-initiated sign-in with an AuthnRequest (HTTP-Redirect or HTTP-POST
@@ -96,15 +100,7 @@ impl IdentityProvider for SamlIdp {
             .await
             .map_err(|e| Box::new(e) as BoxedError)?;
         let state = request.relay_state.clone().unwrap_or_default();
-        let redirect = match (request.redirect_url, request.post_form) {
-            (Some(url), _) => Redirect::Location(url),
-            (None, Some(form)) => Redirect::PostForm {
-                html: form.to_html(None),
-                action: form.action,
-                fields: form.fields,
-            },
-            (None, None) => Redirect::Location(String::new()),
-        };
+        let redirect = redirect_of(request.redirect_url, request.post_form);
         Ok(Challenge::new(redirect, state))
     }
 
@@ -128,5 +124,123 @@ impl IdentityProvider for SamlIdp {
             .await
             .map_err(|e| Box::new(e) as BoxedError)?;
         Ok(login.identity)
+    }
+
+    async fn begin_logout(
+        &self,
+        session: &Session,
+        relay_state: &str,
+    ) -> Result<Option<LogoutStart>, BoxedError> {
+        if self.idp.slo.is_empty() {
+            return Ok(None);
+        }
+        let name_id = session_name_id(session);
+        let index = session
+            .idp_session
+            .as_ref()
+            .and_then(|s| s.index.as_deref());
+        let request = self
+            .sp
+            .logout_request(
+                &self.idp,
+                &name_id,
+                index,
+                Some(relay_state),
+                self.seams.clock.now(),
+            )
+            .map_err(|e| Box::new(e) as BoxedError)?;
+        let id = request.id.clone();
+        Ok(Some(LogoutStart::new(outbound_redirect(request), id)))
+    }
+
+    fn sends_logout(&self, message: &Callback) -> bool {
+        inbound(message).is_some_and(|m| {
+            self.sp
+                .logout_issuer(&m)
+                .is_ok_and(|issuer| issuer == self.idp.entity_id)
+        })
+    }
+
+    async fn finish_logout(
+        &self,
+        message: &Callback,
+        request_id: Option<&str>,
+        session: Option<&Session>,
+    ) -> Result<LogoutOutcome, BoxedError> {
+        let inbound = inbound(message).ok_or_else(|| {
+            Box::new(crate::Error::CallbackMalformed(
+                "no SAMLRequest or SAMLResponse".into(),
+            )) as BoxedError
+        })?;
+        let now = self.seams.clock.now();
+        let boxed = |e: jsm_sso_saml::Error| Box::new(e) as BoxedError;
+        if let Some(request_id) = request_id {
+            self.sp
+                .validate_logout_response(&self.idp, &inbound, request_id, now)
+                .map_err(boxed)?;
+            return Ok(LogoutOutcome::Completed);
+        }
+        let mut request = self
+            .sp
+            .validate_logout_request(&self.idp, &inbound, now)
+            .map_err(boxed)?;
+        if message.is_post() {
+            request.relay_state = message
+                .get("RelayState")
+                .filter(|r| r.len() <= jsm_sso_saml::DEFAULT_MAX_RELAY_STATE)
+                .map(str::to_owned);
+        }
+        let ends_session = session.is_some_and(|s| {
+            let index = s.idp_session.as_ref().and_then(|i| i.index.as_deref());
+            request.check_session(&session_name_id(s), index).is_ok()
+        });
+        let response = self
+            .sp
+            .logout_response(&self.idp, &request, now)
+            .map_err(boxed)?;
+        Ok(LogoutOutcome::Requested {
+            ends_session,
+            response: outbound_redirect(response),
+        })
+    }
+}
+
+fn redirect_of(url: Option<String>, form: Option<jsm_sso_saml::binding::PostForm>) -> Redirect {
+    match (url, form) {
+        (Some(url), _) => Redirect::Location(url),
+        (None, Some(form)) => Redirect::PostForm {
+            html: form.to_html(None),
+            action: form.action,
+            fields: form.fields,
+        },
+        (None, None) => Redirect::Location(String::new()),
+    }
+}
+
+fn outbound_redirect(message: OutboundLogout) -> Redirect {
+    redirect_of(message.redirect_url, message.post_form)
+}
+
+/// The logout message in a callback: the raw query for the Redirect binding, the form value
+/// for POST.
+fn inbound(message: &Callback) -> Option<Inbound> {
+    let value = message
+        .get("SAMLRequest")
+        .or_else(|| message.get("SAMLResponse"))?;
+    Some(if message.is_post() {
+        Inbound::Post(value.to_owned())
+    } else {
+        Inbound::Redirect(message.raw().to_owned())
+    })
+}
+
+/// The `NameID` exactly as the assertion named the subject.
+fn session_name_id(session: &Session) -> NameId {
+    let idp_session = session.idp_session.clone().unwrap_or_default();
+    NameId {
+        value: session.subject.clone(),
+        format: session.subject_format.clone(),
+        name_qualifier: idp_session.name_qualifier,
+        sp_name_qualifier: idp_session.sp_name_qualifier,
     }
 }

@@ -215,6 +215,11 @@ impl Parts {
     /// The builder every test starts from: both IdPs, domains, the JSM directory, desk and
     /// ledger, fast retries.
     pub async fn builder(&self, seams: &Seams) -> BrokerBuilder {
+        self.builder_with_saml(seams, self.saml_idp(seams)).await
+    }
+
+    /// As [`builder`](Self::builder), with this SAML IdP as `acme-saml`.
+    pub async fn builder_with_saml(&self, seams: &Seams, saml: SamlIdp) -> BrokerBuilder {
         let directory = self
             .jsm
             .directory()
@@ -227,7 +232,7 @@ impl Parts {
             self.audit.clone(),
             SessionKeys::new(&[9; 32]).unwrap(),
         )
-        .idp(Arc::new(self.saml_idp(seams)))
+        .idp(Arc::new(saml))
         .idp(Arc::new(self.oidc_idp(seams).await))
         .domain("acme.example", "acme-saml")
         .domain("evil.example", "acme-saml")

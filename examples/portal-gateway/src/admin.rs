@@ -37,7 +37,8 @@ async fn guard(gw: &Gateway, headers: &HeaderMap) -> Result<Session, Response> {
         .emails
         .iter()
         .any(|e| e.eq_ignore_ascii_case(&session.email));
-    if !(idp_ok && email_ok) {
+    let group_ok = admin.groups.iter().any(|g| session.groups.contains(g));
+    if !(idp_ok && (email_ok || group_ok)) {
         return Err(gw.refuse(&Error::NotAdmin {
             email: session.email.clone(),
             idp: session.idp.to_string(),

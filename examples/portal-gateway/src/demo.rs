@@ -151,6 +151,7 @@ impl Default for DemoOptions {
 pub struct Demo {
     url: String,
     idp_url: String,
+    saml_idp: Arc<TestIdp>,
     gateway: Gateway,
     jsm: MemoryJsm,
     scim_token: String,
@@ -317,20 +318,22 @@ impl Demo {
         let saml = Arc::new(
             TestIdp::generate(&format!("{idp_base}/saml/metadata")).map_err(startup("SAML IdP"))?,
         );
-        let sp = Arc::new(
-            ServiceProvider::new(ServiceProviderConfig::new(
-                format!("{base}/saml/metadata"),
-                format!("{base}/saml/acs"),
-            ))
-            .map_err(startup("SAML SP"))?,
-        );
-        let saml_config = jsm_sso_saml::IdentityProvider::new(
+        let mut sp_config =
+            ServiceProviderConfig::new(format!("{base}/saml/metadata"), format!("{base}/saml/acs"));
+        sp_config.slo_url = Some(format!("{base}/saml/slo"));
+        let sp = Arc::new(ServiceProvider::new(sp_config).map_err(startup("SAML SP"))?);
+        let mut saml_config = jsm_sso_saml::IdentityProvider::new(
             SAML_IDP,
             saml.entity_id(),
             saml.trusted_keys(),
             Some(format!("{idp_base}/saml/sso")),
         )
         .map_err(startup("SAML IdP"))?;
+        saml_config.slo.push(jsm_sso_saml::Endpoint {
+            binding: jsm_sso_saml::bindings::REDIRECT.to_owned(),
+            location: format!("{idp_base}/saml/slo"),
+            response_location: None,
+        });
         let saml_idp =
             SamlIdp::new(sp.clone(), saml_config, seams.clone()).display_name("Acme Corp (SAML)");
 
@@ -436,6 +439,7 @@ impl Demo {
             .map_err(startup("SCIM"))?;
 
         let settings = Settings {
+            form_origins: Vec::new(),
             base_url: base.clone(),
             idps,
             portal_names: [
@@ -469,6 +473,7 @@ impl Demo {
             admin: Some(AdminSettings {
                 idps: vec![SAML_IDP.into()],
                 emails: vec![ADMIN_EMAIL.into()],
+                groups: Vec::new(),
                 require_mfa: false,
             }),
         };
@@ -486,9 +491,10 @@ impl Demo {
         let gateway = Gateway::new(parts)?;
 
         let idp_state = DemoIdps {
-            saml,
+            saml: saml.clone(),
             sp_entity: format!("{base}/saml/metadata"),
             acs: format!("{base}/saml/acs"),
+            slo: format!("{base}/saml/slo"),
             op,
             issuer,
             gateway_origin: base.clone(),
@@ -496,6 +502,7 @@ impl Demo {
         };
         let idp_router = Router::new()
             .route("/saml/sso", get(saml_sso).post(saml_pick))
+            .route("/saml/slo", get(saml_slo))
             .route("/oidc/authorize", get(oidc_authorize).post(oidc_pick))
             .route("/static/autosubmit.js", get(crate::pages::script))
             .with_state(idp_state);
@@ -511,6 +518,7 @@ impl Demo {
         Ok(Self {
             url: base,
             idp_url: idp_base,
+            saml_idp: saml,
             gateway,
             jsm,
             scim_token,
@@ -529,6 +537,12 @@ impl Demo {
     #[must_use]
     pub fn idp_url(&self) -> &str {
         &self.idp_url
+    }
+
+    /// The embedded SAML IdP (its signing key), for tests that send IdP-initiated messages.
+    #[must_use]
+    pub fn saml_idp(&self) -> &TestIdp {
+        &self.saml_idp
     }
 
     /// The gateway.
@@ -611,6 +625,7 @@ struct DemoIdps {
     saml: Arc<TestIdp>,
     sp_entity: String,
     acs: String,
+    slo: String,
     op: TestOp,
     issuer: String,
     gateway_origin: String,
@@ -736,6 +751,46 @@ async fn saml_pick(State(idp): State<DemoIdps>, body: Bytes) -> Response {
         hidden("RelayState", &relay)
     );
     idp.page(StatusCode::OK, "Signing in", &body)
+}
+
+/// `GET /saml/slo` at the demo IdP: the gateway's LogoutRequest ends the demo IdP's
+/// "session" (it keeps none) and is answered with a signed LogoutResponse, posted back.
+/// A real IdP also checks the request's signature; the demo SP has no signing key.
+async fn saml_slo(State(idp): State<DemoIdps>, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let parsed = jsm_sso_saml::binding::RedirectMessage::from_query(&query, 1 << 20);
+    let Some((id, relay)) = parsed.ok().and_then(|m| {
+        let xml = String::from_utf8_lossy(&m.xml);
+        xml.contains("LogoutRequest")
+            .then(|| request_id(&xml))
+            .flatten()
+            .map(|id| (id, m.relay_state.unwrap_or_default()))
+    }) else {
+        return idp.page(
+            StatusCode::BAD_REQUEST,
+            "Demo SAML IdP",
+            "<p>No valid LogoutRequest.</p>",
+        );
+    };
+    let Ok(response) = idp
+        .saml
+        .logout_response_base64(&idp.slo, &id, SystemTime::now())
+    else {
+        return idp.page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Demo SAML IdP",
+            "<p>Signing failed.</p>",
+        );
+    };
+    let body = format!(
+        "<p>You are signed out of Acme Corp's demo identity provider.</p>\
+         <form method=\"post\" action=\"{}\" id=\"autosubmit\">{}{}<button type=\"submit\" id=\"continue\">Continue</button></form>\
+         <script src=\"/static/autosubmit.js\"></script>",
+        esc(&idp.slo),
+        hidden("SAMLResponse", &response),
+        hidden("RelayState", &relay)
+    );
+    idp.page(StatusCode::OK, "Signing out", &body)
 }
 
 /// `GET /oidc/authorize` at the demo issuer: who are you?

@@ -69,7 +69,7 @@ impl CodedError for Error {
                 "start the sign-in again in the same browser; the callback must come back to the browser that began it"
             }
             Self::NotAdmin { .. } => {
-                "add the email to [admin] emails, or sign in through an IdP listed in [admin] idps"
+                "add the email to [admin] emails or one of its IdP groups to [admin] groups, and sign in through an IdP listed in [admin] idps"
             }
             Self::AdminMfa => {
                 "sign in again and complete the second factor, or set [admin] require_mfa = false"

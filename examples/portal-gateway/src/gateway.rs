@@ -16,7 +16,7 @@ use jsm_sso_saml::ServiceProvider;
 use jsm_sso_scim::ScimService;
 
 use crate::security::{Cookies, Csrf, content_security_policy};
-use crate::{admin, pages, signin};
+use crate::{admin, pages, signin, slo};
 
 /// How many failed sign-ins the troubleshooting page keeps (newest first).
 pub const MAX_FAILURES: usize = 200;
@@ -62,6 +62,8 @@ pub struct AdminSettings {
     pub idps: Vec<String>,
     /// Admin email addresses (compared case-insensitively).
     pub emails: Vec<String>,
+    /// Admin groups, as the IdP names them (the broker's `SessionClaims` must keep them).
+    pub groups: Vec<String>,
     /// Whether admins must have passed the second factor.
     pub require_mfa: bool,
 }
@@ -80,6 +82,9 @@ pub struct Settings {
     pub portals: Vec<PortalForms>,
     /// The admin pages; `None` answers 404 there.
     pub admin: Option<AdminSettings>,
+    /// More origins forms may lead to, for the CSP's `form-action`: IdPs' Single Logout
+    /// endpoints on another origin than their sign-in endpoint.
+    pub form_origins: Vec<String>,
 }
 
 /// The audit files the admin pages read and verify.
@@ -217,6 +222,7 @@ impl Gateway {
             .idps
             .iter()
             .filter_map(|i| i.origin.clone())
+            .chain(parts.settings.form_origins.iter().cloned())
             .collect();
         let csrf = Csrf::new(&parts.csrf_key);
         Ok(Self {
@@ -286,7 +292,8 @@ impl Gateway {
                 "/mfa/enrol",
                 get(signin::mfa_enrol_page).post(signin::mfa_submit),
             )
-            .route("/logout", post(signin::logout))
+            .route("/logout", post(slo::logout))
+            .route("/saml/slo", get(slo::slo_get).post(slo::slo_post))
             .route("/portals", get(pages::portals))
             .route(
                 "/portals/{portal}/request/{request_type}",

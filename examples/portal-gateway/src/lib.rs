@@ -34,6 +34,7 @@ mod respond;
 pub mod security;
 pub mod serve;
 mod signin;
+mod slo;
 pub mod template;
 
 pub use error::Error;

@@ -203,12 +203,13 @@ pub(crate) async fn portals(State(gw): State<Gateway>, headers: HeaderMap) -> Re
     )
 }
 
-/// A fill template's value; templates were checked at start, so one that does not parse
+/// A fill template's value; `None` (the field is left out) when it names an attribute the
+/// customer's IdP did not send. Templates were checked at start, so one that does not parse
 /// (only possible for `Settings` built in code) fills nothing rather than its own text.
-fn fill_value(template: &str, session: &Session) -> String {
+fn fill_value(template: &str, session: &Session) -> Option<String> {
     crate::template::Template::parse(template)
-        .map(|t| t.render(session))
-        .unwrap_or_default()
+        .ok()
+        .and_then(|t| t.render(session))
 }
 
 async fn fields_of(
@@ -313,7 +314,8 @@ pub(crate) async fn request_form(
             format!(
                 "<li>{}: {}</li>",
                 esc(name),
-                esc(&fill_value(template, &session))
+                esc(&fill_value(template, &session)
+                    .unwrap_or_else(|| "(not sent by your sign-in)".to_owned()))
             )
         })
         .collect();
@@ -385,7 +387,9 @@ pub(crate) async fn request_submit(
         }
     }
     for (id, template) in &form.fill {
-        draft = draft.field(id.as_str(), fill_value(template, &session));
+        if let Some(value) = fill_value(template, &session) {
+            draft = draft.field(id.as_str(), value);
+        }
     }
     match gw
         .inner

@@ -16,7 +16,7 @@ use jsm_sso_broker::gate::RateLimit;
 use jsm_sso_broker::jira::PropertyLedger;
 use jsm_sso_broker::scim::ScimProvisioning;
 use jsm_sso_broker::totp::TotpFactor;
-use jsm_sso_broker::{Broker, OidcIdp, SamlIdp, Seams, SessionKeys};
+use jsm_sso_broker::{Broker, OidcIdp, SamlIdp, Seams, SessionClaims, SessionKeys};
 use jsm_sso_core::clock::SystemClock;
 use jsm_sso_core::identity::Protocol;
 use jsm_sso_core::memory::{MemoryReplayCache, MemoryStateStore};
@@ -428,6 +428,26 @@ async fn audit_log(problems: &mut Problems, audit: &toml::Table) -> Option<(Audi
 
 /// A SAML IdP configured by hand: `entity_id`, `sso_url` and the PEM files in
 /// `certificates` (only their keys are trusted).
+/// What sessions must carry for this configuration: the attributes the portal forms' fill
+/// templates name, and the admin groups.
+fn session_claims(portals: &[PortalForms], admin: Option<&crate::config::Admin>) -> SessionClaims {
+    let mut claims = SessionClaims::new();
+    let templates = portals
+        .iter()
+        .flat_map(|p| &p.request_types)
+        .flat_map(|rt| rt.fill.values())
+        .filter_map(|t| crate::template::Template::parse(t).ok());
+    for template in templates {
+        for name in template.attributes() {
+            claims = claims.attribute(name);
+        }
+    }
+    for group in admin.iter().flat_map(|a| &a.groups) {
+        claims = claims.group(group.as_str());
+    }
+    claims
+}
+
 fn manual_saml_idp(
     problems: &mut Problems,
     at: &str,
@@ -704,6 +724,7 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     let mut sp_certificates = jsm_sso_saml::SpCertificates::default();
     let mut sp_config =
         ServiceProviderConfig::new(format!("{base}/saml/metadata"), format!("{base}/saml/acs"));
+    sp_config.slo_url = Some(format!("{base}/saml/slo"));
     if let Some(saml) = &file.saml {
         problems.unknown_keys(
             saml,
@@ -779,6 +800,7 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     let mut idps: Vec<(Arc<dyn jsm_sso_broker::IdentityProvider>, IdpButton)> = Vec::new();
     let mut scim_tokens = Vec::new();
     let mut fallbacks = Vec::new();
+    let mut form_origins: Vec<String> = Vec::new();
     for (i, idp) in file.idp.iter().enumerate() {
         let at = format!("idp[{i}]");
         let table: toml::Table = idp.rest.clone().into_iter().collect();
@@ -802,7 +824,18 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
                 ));
                 continue;
             };
-            problems.not_built(&table, &at, &["slo_url"]);
+            let slo_url = string(&table, "slo_url").and_then(|url| {
+                let origin = origin_of(url);
+                if origin.is_none() {
+                    problems.0.push(problem(
+                        "config.value.invalid",
+                        &format!("{at}.slo_url"),
+                        format!("{url:?} is not a URL"),
+                        "the IdP's Single Logout URL (HTTP-Redirect binding), from its documentation or metadata",
+                    ));
+                }
+                origin.map(|origin| (url.to_owned(), origin))
+            });
             let config = match string(&table, "metadata_file") {
                 Some(path) => {
                     let Some(xml) = problems.read(&format!("{at}.metadata_file"), path) else {
@@ -837,7 +870,22 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
             if let Some(mut config) = config {
                 config.id = idp.id.as_str().into();
                 config.profile = profile;
+                if let Some((url, _)) = &slo_url {
+                    // The configured URL replaces what metadata says.
+                    config.slo = vec![jsm_sso_saml::Endpoint {
+                        binding: jsm_sso_saml::bindings::REDIRECT.to_owned(),
+                        location: url.clone(),
+                        response_location: None,
+                    }];
+                }
                 let origin = config.sso.first().and_then(|e| origin_of(&e.location));
+                form_origins.extend(
+                    config
+                        .slo
+                        .iter()
+                        .filter_map(|e| origin_of(&e.location))
+                        .filter(|o| Some(o) != origin.as_ref()),
+                );
                 idps.push((
                     Arc::new(
                         SamlIdp::new(sp.clone(), config, seams.clone())
@@ -1127,7 +1175,7 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
                         "config.value.invalid",
                         &format!("{at}.fill.{field}"),
                         message,
-                        "use {email}, {email.domain}, {email.local}, {idp} or {subject}",
+                        "use {email}, {email.domain}, {email.local}, {idp}, {subject} or {attr.NAME}",
                     ));
                 }
             }
@@ -1215,6 +1263,7 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     if let Some(secs) = file.session.lifetime_secs {
         builder = builder.session_ttl(Duration::from_secs(secs));
     }
+    builder = builder.session_claims(session_claims(&portals, file.admin.as_ref()));
     if let Some(gate) = &file.gate {
         let limit = gate
             .get("rate_limit")
@@ -1256,7 +1305,10 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
         ));
     }
 
+    form_origins.sort();
+    form_origins.dedup();
     let settings = Settings {
+        form_origins,
         base_url: base,
         idps: buttons,
         portal_names: declared,
@@ -1264,6 +1316,7 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
         admin: file.admin.as_ref().map(|a| AdminSettings {
             idps: a.idps.clone(),
             emails: a.emails.clone(),
+            groups: a.groups.clone(),
             require_mfa: a.require_mfa.unwrap_or(true),
         }),
     };

@@ -373,7 +373,7 @@ pub(crate) async fn login_submit(
 }
 
 /// The SAML HTTP-POST binding's form: submitted by the one static script, or by the button.
-fn post_form(gw: &Gateway, action: &str, fields: &[(String, String)]) -> Response {
+pub(crate) fn post_form(gw: &Gateway, action: &str, fields: &[(String, String)]) -> Response {
     let inputs: String = fields
         .iter()
         .map(|(n, v)| {
@@ -614,22 +614,4 @@ pub(crate) async fn mfa_submit(
         Ok(_) => see_other(&gw.url("/login")),
         Err(e) => gw.outcome(Err(e), None).await,
     }
-}
-
-/// `POST BASE/logout`.
-pub(crate) async fn logout(State(gw): State<Gateway>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(fields) = form_fields(&body) else {
-        return gw.refuse(&Error::Field("the form is malformed".into()));
-    };
-    let session = match gw.session(&headers) {
-        Ok((_, session)) => session,
-        Err(e) => return gw.refuse(&e),
-    };
-    if let Err(e) = gw.check_csrf(Some(&session.id), &fields) {
-        return gw.refuse(&e);
-    }
-    with_cookies(
-        see_other(&gw.url("/login")),
-        &[gw.inner.cookies.clear_session()],
-    )
 }

@@ -332,7 +332,7 @@ async fn sign_in_through_a_config_file(redis: Option<String>, manual: bool) {
     let s = setup().await;
     let base = format!("http://127.0.0.1:{}", free_port());
     let mut block = format!(
-        "\n[[portal]]\nid = \"{}\"\n[[portal.request_type]]\nid = \"{}\"\nshow = [\"summary\", \"description\"]\nfill = {{ customfield_10050 = \"{{email.domain}}\" }}\n",
+        "\n[[portal]]\nid = \"{}\"\n[[portal.request_type]]\nid = \"{}\"\nshow = [\"summary\", \"description\"]\nfill = {{ customfield_10050 = \"{{attr.department}} @ {{email.domain}}\" }}\n\n[admin]\nidps = [\"acme\"]\ngroups = [\"staff\"]\nrequire_mfa = false\n",
         s.desk, s.request_type
     );
     if redis.is_some() {
@@ -351,7 +351,7 @@ async fn sign_in_through_a_config_file(redis: Option<String>, manual: bool) {
         text = text.replace(
             &format!("metadata_file = \"{d}/idp.xml\""),
             &format!(
-                "entity_id = \"{IDP_ENTITY}\"\nsso_url = \"https://idp.acme.test/sso\"\ncertificates = [\"{d}/idp.crt\"]"
+                "entity_id = \"{IDP_ENTITY}\"\nsso_url = \"https://idp.acme.test/sso\"\nslo_url = \"https://idp.acme.test/slo\"\ncertificates = [\"{d}/idp.crt\"]"
             ),
         );
         assert!(!text.contains("metadata_file"));
@@ -444,7 +444,8 @@ async fn sign_in_through_a_config_file(redis: Option<String>, manual: bool) {
     )
     .in_response_to(request_id)
     .name_id("alice@acme.example")
-    .attribute("groups", ["staff"]);
+    .attribute("groups", ["staff", "other"])
+    .attribute("department", ["Sales"]);
     let response = idp.response_base64(&spec).unwrap();
     let acs = browser
         .post(
@@ -488,7 +489,58 @@ async fn sign_in_through_a_config_file(redis: Option<String>, manual: bool) {
     let requests = s.jsm.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].fields["summary"], "VPN is down");
-    assert_eq!(requests[0].fields["customfield_10050"], "acme.example");
+    // Filled from an identity attribute the session kept for the template.
+    assert_eq!(
+        requests[0].fields["customfield_10050"],
+        "Sales @ acme.example"
+    );
+    // An admin by IdP group.
+    let admin = browser.get("/admin/customers").await;
+    assert_eq!(admin.status(), 200, "{:?}", admin.headers());
+
+    // Sign-out: with the manual IdP's slo_url, Single Logout (a signed LogoutRequest, as
+    // the SP has a key); the metadata file's IdP has no SLO endpoint, so only the local
+    // session ends.
+    let portals_page = browser.get("/portals").await.text().await.unwrap();
+    let csrf = hidden(&portals_page, "csrf");
+    let out = browser.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status(), 303);
+    let to = location(&out);
+    if manual {
+        assert!(
+            to.starts_with("https://idp.acme.test/slo?SAMLRequest="),
+            "{to}"
+        );
+        let query = to.split_once('?').unwrap().1;
+        assert!(
+            query.contains("Signature="),
+            "unsigned LogoutRequest: {query}"
+        );
+        let message = jsm_sso_saml::binding::RedirectMessage::from_query(query, 1 << 20).unwrap();
+        let xml = String::from_utf8(message.xml.clone()).unwrap();
+        let id_at = xml.find(" ID=\"").unwrap() + 5;
+        let logout_id = &xml[id_at..id_at + xml[id_at..].find('"').unwrap()];
+        let answer = idp
+            .logout_response_base64(&format!("{base}/saml/slo"), logout_id, SystemTime::now())
+            .unwrap();
+        let relay = message.relay_state.unwrap();
+        let done = browser
+            .post(
+                "/saml/slo",
+                &[("SAMLResponse", &answer), ("RelayState", &relay)],
+            )
+            .await;
+        assert_eq!(done.status(), 200, "{:?}", done.headers());
+        let metadata = browser.get("/saml/metadata").await.text().await.unwrap();
+        assert!(
+            metadata.contains(&format!("Location=\"{base}/saml/slo\"")),
+            "{metadata}"
+        );
+    } else {
+        assert!(to.ends_with("/login"), "{to}");
+    }
+    let after = browser.get("/portals").await;
+    assert_eq!(after.status(), 303);
     assert!(
         s.jsm
             .customers()
@@ -558,7 +610,7 @@ async fn check_reports_every_start_time_problem_with_its_code() {
     // metadata file is not metadata; a SCIM token variable is unset; a fill template names
     // an identity attribute, which this build cannot fill.
     let block = format!(
-        "scim_token_env = \"TEST_GATEWAY_UNSET_SCIM_TOKEN\"\n\n[[portal]]\nid = \"999\"\n\n[[portal]]\nid = \"{}\"\n[[portal.request_type]]\nid = \"{}\"\nshow = [\"summary\"]\nfill = {{ description = \"{{attr.department}}\" }}\n",
+        "scim_token_env = \"TEST_GATEWAY_UNSET_SCIM_TOKEN\"\n\n[[portal]]\nid = \"999\"\n\n[[portal]]\nid = \"{}\"\n[[portal.request_type]]\nid = \"{}\"\nshow = [\"summary\"]\nfill = {{ description = \"{{attr.}}\" }}\n",
         s.desk, s.request_type
     );
     let path = s.dir.path().join("gateway.toml");
@@ -616,7 +668,7 @@ async fn check_reports_every_start_time_problem_with_its_code() {
             && template["message"]
                 .as_str()
                 .unwrap()
-                .contains("attr.department"),
+                .contains("names no attribute"),
         "{template}"
     );
 

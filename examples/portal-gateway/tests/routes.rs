@@ -662,8 +662,92 @@ async fn sign_out_needs_csrf_and_clears_the_session() {
     assert_eq!(code(&r), "gateway.csrf");
     let csrf = c.csrf_of("/portals").await;
     let r = c.post("/logout", &[("csrf", &csrf)]).await;
+    // A SAML session: the local session ends and the browser goes to the IdP's SLO
+    // endpoint with our LogoutRequest (Single Logout).
+    assert!(c.cookie("jsm-sso").is_none());
+    let slo = location(&r);
+    assert!(
+        slo.starts_with(&format!("{}/saml/slo?SAMLRequest=", demo.idp_url())),
+        "{slo}"
+    );
+    // The demo IdP answers with a signed LogoutResponse, posted back to BASE/saml/slo.
+    let page = c.idp.get(&slo).send().await.unwrap().text().await.unwrap();
+    let answer = [
+        ("SAMLResponse", hidden(&page, "SAMLResponse")),
+        ("RelayState", hidden(&page, "RelayState")),
+    ];
+    let pairs: Vec<(&str, &str)> = answer.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let r = c.post("/saml/slo", &pairs).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", code(&r));
+    assert!(
+        text(r)
+            .await
+            .contains("signed out here and at your sign-in provider")
+    );
+    // The same answer again is refused: the pending logout was single use.
+    let r = c.post("/saml/slo", &pairs).await;
+    assert_eq!(code(&r), "broker.logout.unknown");
+    let r = c.get("/portals").await;
+    assert_eq!(location(&r), "/login");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oidc_sign_out_ends_only_the_local_session() {
+    let demo = demo().await;
+    let mut c = Client::new(&demo);
+    let r = c.oidc_sign_in("bob@globex.example").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", code(&r));
+    let csrf = c.csrf_of("/portals").await;
+    let r = c.post("/logout", &[("csrf", &csrf)]).await;
     assert_eq!(location(&r), "/login");
     assert!(c.cookie("jsm-sso").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idp_initiated_logout_is_validated_and_answered() {
+    let demo = demo().await;
+    let mut c = Client::new(&demo);
+    let _ = c.saml_sign_in("alice@acme.example").await;
+    assert!(c.cookie("jsm-sso").is_some());
+    // A LogoutRequest signed by a key the gateway does not trust is refused; the session
+    // stays.
+    let stranger =
+        jsm_sso_testkit::saml::TestIdp::generate(&format!("{}/saml/metadata", demo.idp_url()))
+            .unwrap();
+    let slo = format!("{}/saml/slo", demo.url());
+    let now = std::time::SystemTime::now();
+    let (_, forged) = stranger
+        .logout_request_base64(&slo, "alice@acme.example", None, now)
+        .unwrap();
+    let r = c.post("/saml/slo", &[("SAMLRequest", &forged)]).await;
+    assert_eq!(code(&r), "saml.signature.invalid");
+    assert!(c.cookie("jsm-sso").is_some());
+    // The demo IdP's own request ends the session and is answered at its SLO endpoint.
+    let (id, request) = demo
+        .saml_idp()
+        .logout_request_base64(&slo, "alice@acme.example", None, now)
+        .unwrap();
+    let r = c
+        .post(
+            "/saml/slo",
+            &[("SAMLRequest", &request), ("RelayState", "r1")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", code(&r));
+    let answer = location(&r);
+    assert!(answer.starts_with(&format!("{}/saml/slo?SAMLResponse=", demo.idp_url())));
+    let query = answer.split_once('?').unwrap().1;
+    let message = jsm_sso_saml::binding::RedirectMessage::from_query(query, 1 << 20).unwrap();
+    assert!(
+        String::from_utf8(message.xml)
+            .unwrap()
+            .contains(&format!("InResponseTo=\"{id}\""))
+    );
+    assert_eq!(message.relay_state.as_deref(), Some("r1"));
+    assert!(c.cookie("jsm-sso").is_none());
+    // Garbage at the SLO endpoint.
+    let r = c.get("/saml/slo?SAMLRequest=%25%25").await;
+    assert_eq!(code(&r), "broker.logout.unknown");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -678,6 +762,7 @@ async fn metadata_static_health_and_scim() {
     let xml = text(r).await;
     assert!(xml.contains(&format!("entityID=\"{}/saml/metadata\"", demo.url())));
     assert!(xml.contains(&format!("Location=\"{}/saml/acs\"", demo.url())));
+    assert!(xml.contains(&format!("Location=\"{}/saml/slo\"", demo.url())));
     let r = c.get("/static/autosubmit.js").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(text(c.get("/healthz").await).await, "ok");

@@ -38,8 +38,15 @@
 //!   the login form again and no Response; an unregistered SP: an IdP error page.
 //! - the form parser the driver relies on, against the HTML shapes IdPs produce.
 //!
+//! - **the captured logout messages** in `tests/vectors/simplesamlphp-slo/` (no peer needed):
+//!   the LogoutResponse accepted for its request only, refused with RelayState changed, at
+//!   another SP's SLO URL, under another IdP key and at the LogoutRequest endpoint; the
+//!   IdP-initiated LogoutRequest accepted until NotOnOrAfter plus skew, then
+//!   `saml.conditions.expired`.
+//!
 //! With `JSM_SSO_SIMPLESAMLPHP_CAPTURE_DIR=<dir>` the alice Redirect login also writes its
-//! Response, AuthnRequest, IdP metadata and certificate there (how the vectors were made).
+//! Response, AuthnRequest, IdP metadata and certificate there (how the vectors were made);
+//! `JSM_SSO_SIMPLESAMLPHP_SLO_CAPTURE_DIR=<dir>` does the same for the two logout messages.
 //!
 //! Without the peer's variables each peer test prints a skip line and passes, unless
 //! `JSM_SSO_REQUIRE_PEERS=1` (set by `scripts/test.sh`, which starts the peer).
@@ -586,6 +593,34 @@ fn slo_idp(peer: &Peer) -> IdentityProvider {
     idp
 }
 
+/// With `JSM_SSO_SIMPLESAMLPHP_SLO_CAPTURE_DIR` set, keeps an IdP logout message there: the raw
+/// query as `<name>.query`, the facts a fixed-time test needs as `<name>.txt`, and the IdP's
+/// metadata and certificate of this run.
+fn capture_slo(peer: &Peer, name: &str, query: &str, facts: &[(&str, &str)]) {
+    let Ok(dir) = std::env::var("JSM_SSO_SIMPLESAMLPHP_SLO_CAPTURE_DIR") else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir);
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.query")), format!("{query}\n")).unwrap();
+    std::fs::copy(&peer.idp_metadata, dir.join("idp-metadata.xml")).unwrap();
+    std::fs::copy(&peer.idp_cert, dir.join("idp-cert.pem")).unwrap();
+    let captured_at = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&Rfc3339)
+        .unwrap();
+    let mut txt = format!(
+        "simplesamlphp_version = {}\ncaptured_at = {captured_at}\n",
+        peer.version
+    );
+    for (key, value) in facts {
+        txt.push_str(&format!("{key} = {value}\n"));
+    }
+    std::fs::write(dir.join(format!("{name}.txt")), txt).unwrap();
+    eprintln!("captured the SimpleSAMLphp {name} into {}", dir.display());
+}
+
 /// Whether `url` is `expected` plus a query (the IdP's redirect to one of our endpoints).
 fn assert_at(url: &url::Url, expected: &str) {
     let mut bare = url.clone();
@@ -748,6 +783,15 @@ async fn sp_initiated_logout_ends_the_simplesamlphp_session() {
         Some("sp-logout-relay")
     );
     let raw = back.query().unwrap().to_owned();
+    capture_slo(
+        &peer,
+        "logout-response",
+        &raw,
+        &[
+            ("in_response_to", &done.request.id),
+            ("sp_logout_request_xml", &done.request.xml),
+        ],
+    );
     done.sp
         .validate_logout_response(
             &done.idp,
@@ -929,6 +973,15 @@ async fn idp_initiated_logout_from_simplesamlphp_is_answered_by_the_crate() {
             SystemTime::now(),
         )
         .unwrap();
+    capture_slo(
+        &peer,
+        "logout-request",
+        at_sp.query().unwrap(),
+        &[
+            ("name_id", &login.name_id.value),
+            ("session_index", login.session_index.as_deref().unwrap()),
+        ],
+    );
     assert_eq!(request.name_id, login.name_id);
     assert_eq!(
         request.session_indexes,
@@ -1091,6 +1144,118 @@ fn the_captured_simplesamlphp_response_is_refused_outside_its_time_or_request() 
         sp.validate_post(&idp, &b64, expect)
             .unwrap_or_else(|e| panic!("{now}: {e}"));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The captured logout messages (tests/vectors/simplesamlphp-slo, see its README): no peer.
+
+const SLO_REQUEST_ID: &str = "_ba9ff8b7e8d0de7e963d17119900a681";
+
+fn slo_vector(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/simplesamlphp-slo")
+        .join(name);
+    std::fs::read_to_string(path).unwrap().trim().to_owned()
+}
+
+/// The SP as it was registered at the IdP when the messages were captured (no key needed to
+/// read them) and the IdP from that run's metadata.
+fn captured_slo(slo_url: &str) -> (ServiceProvider, IdentityProvider) {
+    let mut config = ServiceProviderConfig::new(
+        "http://127.0.0.1/jsm-sso/sp",
+        "http://127.0.0.1:18080/saml/acs",
+    );
+    config.slo_url = Some(slo_url.to_owned());
+    let sp = ServiceProvider::new(config).unwrap();
+    let metadata = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/simplesamlphp-slo/idp-metadata.xml");
+    let idp = idp_from_metadata(
+        &metadata,
+        "http://127.0.0.1/jsm-sso/simplesamlphp-idp",
+        at("2026-11-23T21:21:22Z"),
+    );
+    (sp, idp)
+}
+
+#[test]
+fn the_captured_simplesamlphp_logout_response_is_accepted_only_as_sent() {
+    let (sp, idp) = captured_slo("http://127.0.0.1:18080/saml/slo");
+    let raw = slo_vector("logout-response.query");
+    let now = at("2026-11-23T21:21:22Z");
+    let validate = |sp: &ServiceProvider, idp: &IdentityProvider, query: &str, id: &str| {
+        sp.validate_logout_response(idp, &Inbound::Redirect(query.to_owned()), id, now)
+    };
+    validate(&sp, &idp, &raw, SLO_REQUEST_ID).unwrap();
+
+    let err = validate(&sp, &idp, &raw, "_another-logout-request").unwrap_err();
+    assert_eq!(err.code(), "saml.in_response_to.mismatch", "{err}");
+    // RelayState is covered by the query signature.
+    let moved = raw.replace("RelayState=sp-logout-relay", "RelayState=sp-logout-relax");
+    assert_ne!(moved, raw);
+    let err = validate(&sp, &idp, &moved, SLO_REQUEST_ID).unwrap_err();
+    assert_eq!(err.code(), "saml.signature.invalid", "{err}");
+    // Sent to another SP's SLO endpoint (the signed Destination is ours, not theirs).
+    let (elsewhere, _) = captured_slo("http://127.0.0.1:18081/saml/slo");
+    let err = validate(&elsewhere, &idp, &raw, SLO_REQUEST_ID).unwrap_err();
+    assert_eq!(err.code(), "saml.destination.mismatch", "{err}");
+    // Checked against another IdP key (the captured login's run): not trusted.
+    let other_idp = captured().1;
+    let err = validate(&sp, &other_idp, &raw, SLO_REQUEST_ID).unwrap_err();
+    assert_eq!(err.code(), "saml.signature.invalid", "{err}");
+    // A LogoutResponse where a LogoutRequest is expected.
+    let err = sp
+        .validate_logout_request(&idp, &Inbound::Redirect(raw.clone()), now)
+        .unwrap_err();
+    assert_eq!(err.code(), "saml.redirect.parameter", "{err}");
+}
+
+#[test]
+fn the_captured_simplesamlphp_logout_request_validates_until_its_not_on_or_after() {
+    let (sp, idp) = captured_slo("http://127.0.0.1:18080/saml/slo");
+    let raw = slo_vector("logout-request.query");
+    let validate =
+        |now: &str| sp.validate_logout_request(&idp, &Inbound::Redirect(raw.clone()), at(now));
+    let request = validate("2026-11-23T21:21:21Z").unwrap();
+    assert_eq!(request.id, "_55780a37de775eb5952776a3e2b40cd2be020f017a");
+    let alice = jsm_sso_saml::NameId {
+        value: "alice@acme.example".to_owned(),
+        format: Some(NAMEID_EMAIL.to_owned()),
+        name_qualifier: None,
+        sp_name_qualifier: Some("http://127.0.0.1/jsm-sso/sp".to_owned()),
+    };
+    assert_eq!(request.name_id, alice);
+    let session = "_22738e2fe7a114f218b7dc4fef8c5263e41d0ea88c";
+    assert_eq!(request.session_indexes, [session]);
+    assert_eq!(
+        request.relay_state.as_deref(),
+        Some("_df941404602fd5124b963a6e192afeae5c4ab1978b")
+    );
+    request.check_session(&alice, Some(session)).unwrap();
+    let err = request.check_session(&alice, None).unwrap_err();
+    assert_eq!(err.code(), "saml.logout.subject_mismatch", "{err}");
+
+    // NotOnOrAfter 21:26:21 plus the default 60 s of skew.
+    validate("2026-11-23T21:27:20Z").unwrap();
+    let err = validate("2026-11-23T21:27:21Z").unwrap_err();
+    assert_eq!(err.code(), "saml.conditions.expired", "{err}");
+
+    // The answer goes to the IdP's SLO endpoint of that run, signed when the SP has a key.
+    let response = sp
+        .logout_response(&idp, &request, at("2026-11-23T21:21:22Z"))
+        .unwrap();
+    let url = url::Url::parse(response.redirect_url.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        url.as_str().split('?').next(),
+        Some("http://127.0.0.1:50201/saml2/idp/SingleLogoutService.php")
+    );
+    assert_eq!(query_value(&url, "RelayState"), request.relay_state);
+    assert!(
+        response
+            .xml
+            .contains("InResponseTo=\"_55780a37de775eb5952776a3e2b40cd2be020f017a\""),
+        "{}",
+        response.xml
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

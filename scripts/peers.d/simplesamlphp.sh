@@ -4,7 +4,12 @@
 # Everything it needs is built afresh in a temporary directory: config.php, authsources.php
 # (exampleauth:UserPass with the users alice and bob), saml20-idp-hosted.php (signs the Response
 # and the Assertion with RSA-SHA256, NameID format emailAddress taken from `mail`),
-# saml20-sp-remote.php (our SP) and a new RSA-2048 signing key with a self-signed certificate.
+# saml20-sp-remote.php (our SP: its ACS, its Single Logout endpoint and its signing certificate)
+# and two new RSA-2048 keys with self-signed certificates, one the IdP's, one our SP's.
+# Single Logout: the IdP signs its LogoutRequests and LogoutResponses to our SP (`sign.logout`,
+# query signatures with RSA-SHA256) and requires ours to be signed by the SP key
+# (`validate.logout`); it logs out with the `traditional` handler (plain HTTP redirects from SP to
+# SP, no iframes or JavaScript), which is the default.
 # Nothing under /etc or /usr/share is changed: SIMPLESAMLPHP_CONFIG_DIR points PHP at our copy.
 #
 # Sourced by scripts/test.sh (which defines on_exit and JSM_SSO_REQUIRE_PEERS). By hand:
@@ -25,6 +30,16 @@
 #                                                        groups staff + portal-users
 #   JSM_SSO_SIMPLESAMLPHP_USER2 / _PASSWORD2 / _EMAIL2   bob, bob@partner.example, group partners
 #   JSM_SSO_SIMPLESAMLPHP_VERSION        the installed package version
+#   JSM_SSO_SIMPLESAMLPHP_IDP_SLO_URL    the IdP's SingleLogoutService (HTTP-Redirect binding):
+#                                        takes our LogoutRequest and LogoutResponse, and with
+#                                        ?ReturnTo=<url> starts an IdP-initiated logout
+#   JSM_SSO_SIMPLESAMLPHP_SLO_URL        http://127.0.0.1:18080/saml/slo (fixed; our SP's
+#                                        SingleLogoutService, HTTP-Redirect; nothing listens: the
+#                                        test driver reads the IdP's redirect to it)
+#   JSM_SSO_SIMPLESAMLPHP_SP_KEY         file: our SP's signing key (PEM, PKCS#8, RSA-2048; new
+#                                        each run), which signs its logout messages
+#   JSM_SSO_SIMPLESAMLPHP_SP_CERT        file: its self-signed certificate (PEM), the one the
+#                                        IdP's saml20-sp-remote.php trusts
 ssp_root=/usr/share/simplesamlphp
 # Debian packages: the IdP itself, the PHP CLI (its built-in web server) and the extensions
 # SimpleSAMLphp needs that Debian's php-cli lacks (dom from php-xml, mbstring).
@@ -76,11 +91,17 @@ ssp_start() {
     local idp_entity=http://127.0.0.1/jsm-sso/simplesamlphp-idp
     local sp_entity=http://127.0.0.1/jsm-sso/sp
     local acs=http://127.0.0.1:18080/saml/acs
+    local slo=http://127.0.0.1:18080/saml/slo
 
     openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 3650 \
         -subj "/CN=jsm-sso SimpleSAMLphp test IdP" \
         -keyout "$dir/cert/idp.key" -out "$dir/cert/idp.pem" >"$dir/log/openssl.log" 2>&1 ||
         { cat "$dir/log/openssl.log" >&2; ssp_fail "openssl could not make the IdP key"; return; }
+    # Our SP's key: the tests sign LogoutRequests and LogoutResponses with it.
+    openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 3650 \
+        -subj "/CN=jsm-sso SimpleSAMLphp test SP" \
+        -keyout "$dir/cert/sp.key" -out "$dir/cert/sp.pem" >"$dir/log/openssl.log" 2>&1 ||
+        { cat "$dir/log/openssl.log" >&2; ssp_fail "openssl could not make the SP key"; return; }
 
     # Throwaway secrets: this IdP lives for one test run on 127.0.0.1.
     local salt admin
@@ -142,7 +163,9 @@ ssp_start() {
     'theme.use' => 'default',
     'template.auto_reload' => false,
     'production' => true,
-    'trusted.url.domains' => ['127.0.0.1'],
+    // Where the IdP may send the browser (ReturnTo of an IdP-initiated logout): a port other
+    // than 80/443 must be listed with the host.
+    'trusted.url.domains' => ['127.0.0.1', '127.0.0.1:18080'],
     'authproc.idp' => [],
 ];
 PHP
@@ -213,6 +236,17 @@ PHP
     'saml20.sign.assertion' => true,
     'validate.authnrequest' => false,
     'assertion.encryption' => false,
+    // Single Logout, HTTP-Redirect both ways: the IdP signs what it sends us and accepts only
+    // logout messages signed by our SP's key.
+    'SingleLogoutService' => [
+        [
+            'Binding' => 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
+            'Location' => '$slo',
+        ],
+    ],
+    'certificate' => 'sp.pem',
+    'sign.logout' => true,
+    'validate.logout' => true,
 ];
 PHP
 
@@ -266,6 +300,10 @@ PY
     export JSM_SSO_SIMPLESAMLPHP_EMAIL2=bob@partner.example
     JSM_SSO_SIMPLESAMLPHP_VERSION=$(dpkg-query -W -f='${Version}' simplesamlphp 2>/dev/null || echo unknown)
     export JSM_SSO_SIMPLESAMLPHP_VERSION
+    export JSM_SSO_SIMPLESAMLPHP_IDP_SLO_URL="$base/saml2/idp/SingleLogoutService.php"
+    export JSM_SSO_SIMPLESAMLPHP_SLO_URL="$slo"
+    export JSM_SSO_SIMPLESAMLPHP_SP_KEY="$dir/cert/sp.key"
+    export JSM_SSO_SIMPLESAMLPHP_SP_CERT="$dir/cert/sp.pem"
     echo "simplesamlphp $JSM_SSO_SIMPLESAMLPHP_VERSION listening on $base (dir: $dir)"
 }
 

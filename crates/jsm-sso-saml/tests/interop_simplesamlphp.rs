@@ -11,6 +11,19 @@
 //! - **bob, HTTP-POST binding** (`authn_request` + `validate_post`); the same Response checked
 //!   against another request ID is refused (`saml.in_response_to.mismatch`).
 //! - **tampering** after capture (NameID swapped, a group added): `saml.signature.digest_mismatch`.
+//! - **Single Logout, SP-initiated**: alice signed in (a second AuthnRequest is answered at
+//!   once: the IdP session is alive), our signed LogoutRequest (`logout_request`, HTTP-Redirect)
+//!   GET at the IdP in the same browser, the IdP's signed LogoutResponse read from its redirect to
+//!   our SLO URL and accepted by `validate_logout_response`; afterwards an AuthnRequest meets
+//!   the login form. That LogoutResponse for another request: `saml.in_response_to.mismatch`;
+//!   its query signature altered or a signed parameter changed: `saml.signature.invalid`; its
+//!   signature removed: `saml.signature.missing`. The IdP in turn refuses our LogoutRequest
+//!   unsigned or with an altered signature (error page, session kept).
+//! - **Single Logout, IdP-initiated** (`SingleLogoutService.php?ReturnTo=`, the traditional
+//!   handler's redirects): the IdP's LogoutRequest accepted by `validate_logout_request`,
+//!   matched to the Login by `check_session` (bob's NameID or another SessionIndex:
+//!   `saml.logout.subject_mismatch`), answered with our signed `logout_response`, after which the
+//!   IdP finishes at ReturnTo and its session is gone.
 //! - **the captured login** in `tests/vectors/simplesamlphp/` (no peer needed): accepted at its
 //!   time, refused past NotOnOrAfter, before NotBefore, for another request and unsolicited,
 //!   each with its exact code.
@@ -25,8 +38,15 @@
 //!   the login form again and no Response; an unregistered SP: an IdP error page.
 //! - the form parser the driver relies on, against the HTML shapes IdPs produce.
 //!
+//! - **the captured logout messages** in `tests/vectors/simplesamlphp-slo/` (no peer needed):
+//!   the LogoutResponse accepted for its request only, refused with RelayState changed, at
+//!   another SP's SLO URL, under another IdP key and at the LogoutRequest endpoint; the
+//!   IdP-initiated LogoutRequest accepted until NotOnOrAfter plus skew, then
+//!   `saml.conditions.expired`.
+//!
 //! With `JSM_SSO_SIMPLESAMLPHP_CAPTURE_DIR=<dir>` the alice Redirect login also writes its
-//! Response, AuthnRequest, IdP metadata and certificate there (how the vectors were made).
+//! Response, AuthnRequest, IdP metadata and certificate there (how the vectors were made);
+//! `JSM_SSO_SIMPLESAMLPHP_SLO_CAPTURE_DIR=<dir>` does the same for the two logout messages.
 //!
 //! Without the peer's variables each peer test prints a skip line and passes, unless
 //! `JSM_SSO_REQUIRE_PEERS=1` (set by `scripts/test.sh`, which starts the peer).
@@ -45,19 +65,23 @@ mod support;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use jsm_sso_core::clock::{Clock, SystemClock};
 use jsm_sso_core::memory::{MemoryReplayCache, MemoryStateStore};
 use jsm_sso_saml::{
-    AuthnRequestOptions, Expect, IdentityProvider, Login, MetadataOptions, RequestBinding,
-    ServiceProvider, ServiceProviderConfig,
+    AuthnRequestOptions, Expect, IdentityProvider, Inbound, Login, MetadataOptions, OutboundLogout,
+    RequestBinding, ServiceProvider, ServiceProviderConfig, bindings,
 };
 
 use jsm_sso_xmldsig::{
-    CodedError, Document, Element, Limits, SignatureMethod, TrustedKeys, Verifier, VerifyOptions,
+    CodedError, Document, Element, Limits, SignatureMethod, SigningKey, TrustedKeys, Verifier,
+    VerifyOptions,
 };
 use support::html;
 use support::simplesamlphp::{
-    HTTP_POST, LoginError, NAMEID_EMAIL, Outcome, Peer, SAML, SAMLP, Start, User, login,
+    Browser, HTTP_POST, LoginError, NAMEID_EMAIL, Outcome, Peer, SAML, SAMLP, Start, Stop, User,
+    login,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -540,6 +564,473 @@ async fn the_crate_refuses_a_simplesamlphp_response_tampered_after_capture() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Single Logout with SimpleSAMLphp, the crate as the SP, one browser (one IdP session) per test.
+
+/// Where the IdP-initiated logout sends the browser in the end (nothing listens there).
+const AFTER_LOGOUT: &str = "http://127.0.0.1:18080/after-logout?from=idp";
+
+/// Our SP with its Single Logout endpoint and the signing key the IdP trusts for logout.
+fn slo_sp(peer: &Peer) -> ServiceProvider {
+    let key = SigningKey::from_pem(&std::fs::read(&peer.sp_key).unwrap())
+        .unwrap()
+        .with_certificate_pem(&std::fs::read(&peer.sp_cert).unwrap())
+        .unwrap();
+    let mut config = ServiceProviderConfig::new(&peer.sp_entity_id, &peer.acs_url);
+    config.slo_url = Some(peer.slo_url.clone());
+    config.signing_key = Some(key);
+    ServiceProvider::new(config).unwrap()
+}
+
+/// The IdP from its metadata, whose Redirect SLO endpoint must be the one the script exported.
+fn slo_idp(peer: &Peer) -> IdentityProvider {
+    let idp = idp_from_metadata(&peer.idp_metadata, &peer.idp_entity_id, SystemTime::now());
+    let slo = idp.slo_endpoint(bindings::REDIRECT).unwrap();
+    assert_eq!(slo.location, peer.idp_slo_url.as_str());
+    assert!(
+        idp.require_signed_redirect,
+        "the default: logout must be signed"
+    );
+    idp
+}
+
+/// With `JSM_SSO_SIMPLESAMLPHP_SLO_CAPTURE_DIR` set, keeps an IdP logout message there: the raw
+/// query as `<name>.query`, the facts a fixed-time test needs as `<name>.txt`, and the IdP's
+/// metadata and certificate of this run.
+fn capture_slo(peer: &Peer, name: &str, query: &str, facts: &[(&str, &str)]) {
+    let Ok(dir) = std::env::var("JSM_SSO_SIMPLESAMLPHP_SLO_CAPTURE_DIR") else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir);
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.query")), format!("{query}\n")).unwrap();
+    std::fs::copy(&peer.idp_metadata, dir.join("idp-metadata.xml")).unwrap();
+    std::fs::copy(&peer.idp_cert, dir.join("idp-cert.pem")).unwrap();
+    let captured_at = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&Rfc3339)
+        .unwrap();
+    let mut txt = format!(
+        "simplesamlphp_version = {}\ncaptured_at = {captured_at}\n",
+        peer.version
+    );
+    for (key, value) in facts {
+        txt.push_str(&format!("{key} = {value}\n"));
+    }
+    std::fs::write(dir.join(format!("{name}.txt")), txt).unwrap();
+    eprintln!("captured the SimpleSAMLphp {name} into {}", dir.display());
+}
+
+/// Whether `url` is `expected` plus a query (the IdP's redirect to one of our endpoints).
+fn assert_at(url: &url::Url, expected: &str) {
+    let mut bare = url.clone();
+    bare.set_query(None);
+    assert_eq!(bare.as_str(), expected, "redirected to {url}");
+}
+
+fn query_value(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Signs alice in with the crate's AuthnRequest in `browser` and validates the Response.
+async fn crate_login(
+    peer: &Peer,
+    sp: &ServiceProvider,
+    idp: &IdentityProvider,
+    browser: &Browser,
+) -> Login {
+    let request = sp
+        .authn_request(
+            idp,
+            &AuthnRequestOptions::default(),
+            None,
+            SystemTime::now(),
+        )
+        .unwrap();
+    let start = Start::Redirect(url::Url::parse(request.redirect_url.as_deref().unwrap()).unwrap());
+    let outcome = browser
+        .login(&start, &peer.alice.username, &peer.alice.password)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let expect = Expect {
+        now: SystemTime::now(),
+        request_id: Some(&request.id),
+    };
+    let login = sp
+        .validate_post(idp, &outcome.saml_response, expect)
+        .unwrap();
+    assert_eq!(login.name_id.value, peer.alice.email);
+    assert!(
+        login.session_index.is_some(),
+        "SimpleSAMLphp sends a SessionIndex"
+    );
+    login
+}
+
+/// A new AuthnRequest in `browser`: `Some(Login)` when the IdP answered at once (its session
+/// is alive), `None` when it showed the login form (no session). Anything else fails.
+async fn sso_again(
+    sp: &ServiceProvider,
+    idp: &IdentityProvider,
+    browser: &Browser,
+) -> Option<Login> {
+    let request = sp
+        .authn_request(
+            idp,
+            &AuthnRequestOptions::default(),
+            None,
+            SystemTime::now(),
+        )
+        .unwrap();
+    let url = url::Url::parse(request.redirect_url.as_deref().unwrap()).unwrap();
+    let stop = browser.walk(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let Stop::Page {
+        forms,
+        excerpt,
+        trace,
+        ..
+    } = stop
+    else {
+        panic!("the IdP sent the browser away instead of answering: {stop:?}");
+    };
+    if let Some(form) = forms.iter().find(|f| f.field("SAMLResponse").is_some()) {
+        let expect = Expect {
+            now: SystemTime::now(),
+            request_id: Some(&request.id),
+        };
+        let response = form.field("SAMLResponse").unwrap();
+        return Some(sp.validate_post(idp, response, expect).unwrap());
+    }
+    assert!(
+        forms.iter().any(|f| f.has_password()),
+        "neither a Response nor the login form: {excerpt}\n{trace:#?}"
+    );
+    None
+}
+
+/// Alice signed in, then logged out by our signed LogoutRequest: the SP, the IdP, the browser
+/// that holds the IdP session, the request and where the IdP sent the browser afterwards.
+struct SpInitiated {
+    sp: ServiceProvider,
+    idp: IdentityProvider,
+    browser: Browser,
+    request: OutboundLogout,
+    back: url::Url,
+}
+
+async fn sp_initiated_logout(peer: &Peer) -> SpInitiated {
+    let sp = slo_sp(peer);
+    let idp = slo_idp(peer);
+    let browser = Browser::new();
+    let first = crate_login(peer, &sp, &idp, &browser).await;
+    // The IdP session is alive: a second AuthnRequest is answered without the login form.
+    // SimpleSAMLphp keeps the newest SessionIndex for our SP, so that is the one to end.
+    let Some(login) = sso_again(&sp, &idp, &browser).await else {
+        panic!("no IdP session after signing in");
+    };
+    assert_eq!(login.name_id, first.name_id);
+    assert_ne!(login.session_index, first.session_index);
+
+    let request = sp
+        .logout_request(
+            &idp,
+            &login.name_id,
+            login.session_index.as_deref(),
+            Some("sp-logout-relay"),
+            SystemTime::now(),
+        )
+        .unwrap();
+    let url = url::Url::parse(request.redirect_url.as_deref().unwrap()).unwrap();
+    assert_at(&url, peer.idp_slo_url.as_str());
+    assert!(
+        query_value(&url, "Signature").is_some(),
+        "our LogoutRequest is signed"
+    );
+    let stop = browser.walk(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let Stop::Left { url: back, .. } = stop else {
+        panic!("expected a redirect to our SLO endpoint, got {stop:?}");
+    };
+    assert_at(&back, &peer.slo_url);
+    SpInitiated {
+        sp,
+        idp,
+        browser,
+        request,
+        back,
+    }
+}
+
+#[tokio::test]
+async fn sp_initiated_logout_ends_the_simplesamlphp_session() {
+    let Some(peer) = Peer::from_env("sp_initiated_logout_ends_the_simplesamlphp_session") else {
+        return;
+    };
+    let done = sp_initiated_logout(&peer).await;
+    let back = &done.back;
+    assert!(query_value(back, "SAMLResponse").is_some(), "{back}");
+    assert!(
+        query_value(back, "Signature").is_some(),
+        "the IdP signs (sign.logout)"
+    );
+    assert_eq!(
+        query_value(back, "SigAlg").as_deref(),
+        Some("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")
+    );
+    assert_eq!(
+        query_value(back, "RelayState").as_deref(),
+        Some("sp-logout-relay")
+    );
+    let raw = back.query().unwrap().to_owned();
+    capture_slo(
+        &peer,
+        "logout-response",
+        &raw,
+        &[
+            ("in_response_to", &done.request.id),
+            ("sp_logout_request_xml", &done.request.xml),
+        ],
+    );
+    done.sp
+        .validate_logout_response(
+            &done.idp,
+            &Inbound::Redirect(raw),
+            &done.request.id,
+            SystemTime::now(),
+        )
+        .unwrap();
+    // The IdP session really ended: the next AuthnRequest meets the login form.
+    assert!(
+        sso_again(&done.sp, &done.idp, &done.browser)
+            .await
+            .is_none(),
+        "the IdP still had a session after logout"
+    );
+}
+
+#[tokio::test]
+async fn a_simplesamlphp_logout_response_for_another_request_or_altered_is_refused() {
+    let Some(peer) =
+        Peer::from_env("a_simplesamlphp_logout_response_for_another_request_or_altered_is_refused")
+    else {
+        return;
+    };
+    let done = sp_initiated_logout(&peer).await;
+    let raw = done.back.query().unwrap().to_owned();
+    let validate = |query: &str, request_id: &str| {
+        done.sp.validate_logout_response(
+            &done.idp,
+            &Inbound::Redirect(query.to_owned()),
+            request_id,
+            SystemTime::now(),
+        )
+    };
+    // Untouched and for its own request it is accepted, so the refusals are the changes' doing.
+    validate(&raw, &done.request.id).unwrap();
+    let err = validate(&raw, "_another-logout-request").unwrap_err();
+    assert_eq!(err.code(), "saml.in_response_to.mismatch", "{err}");
+
+    // The query signature itself altered: one bit of the RSA signature flipped.
+    let signature = query_value(&done.back, "Signature").unwrap();
+    let mut bytes = BASE64.decode(&signature).unwrap();
+    bytes[10] ^= 0x01;
+    let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let altered = raw.replace(&encode(&signature), &encode(&BASE64.encode(&bytes)));
+    assert_ne!(
+        altered, raw,
+        "the Signature parameter is where we looked for it"
+    );
+    let err = validate(&altered, &done.request.id).unwrap_err();
+    assert_eq!(err.code(), "saml.signature.invalid", "{err}");
+
+    // A signed parameter altered (RelayState): the signature no longer covers the query.
+    let altered = raw.replace("RelayState=sp-logout-relay", "RelayState=elsewhere");
+    assert_ne!(altered, raw);
+    let err = validate(&altered, &done.request.id).unwrap_err();
+    assert_eq!(err.code(), "saml.signature.invalid", "{err}");
+
+    // The signature removed: the IdP's Redirect messages must be signed.
+    let unsigned: Vec<&str> = raw
+        .split('&')
+        .filter(|p| !p.starts_with("Signature=") && !p.starts_with("SigAlg="))
+        .collect();
+    let err = validate(&unsigned.join("&"), &done.request.id).unwrap_err();
+    assert_eq!(err.code(), "saml.signature.missing", "{err}");
+}
+
+#[tokio::test]
+async fn simplesamlphp_refuses_an_unsigned_or_altered_logout_request() {
+    let Some(peer) = Peer::from_env("simplesamlphp_refuses_an_unsigned_or_altered_logout_request")
+    else {
+        return;
+    };
+    let sp = slo_sp(&peer);
+    let idp = slo_idp(&peer);
+    let browser = Browser::new();
+    let login = crate_login(&peer, &sp, &idp, &browser).await;
+    let signed = sp
+        .logout_request(
+            &idp,
+            &login.name_id,
+            login.session_index.as_deref(),
+            None,
+            SystemTime::now(),
+        )
+        .unwrap();
+    let signed = url::Url::parse(signed.redirect_url.as_deref().unwrap()).unwrap();
+    // The same SP without its key sends the request unsigned.
+    let mut config = ServiceProviderConfig::new(&peer.sp_entity_id, &peer.acs_url);
+    config.slo_url = Some(peer.slo_url.clone());
+    let unsigned = ServiceProvider::new(config)
+        .unwrap()
+        .logout_request(
+            &idp,
+            &login.name_id,
+            login.session_index.as_deref(),
+            None,
+            SystemTime::now(),
+        )
+        .unwrap();
+    let unsigned = url::Url::parse(unsigned.redirect_url.as_deref().unwrap()).unwrap();
+    assert_eq!(query_value(&unsigned, "Signature"), None);
+    // One bit of our RSA signature flipped.
+    let signature = query_value(&signed, "Signature").unwrap();
+    let mut bytes = BASE64.decode(&signature).unwrap();
+    bytes[10] ^= 0x01;
+    let mut altered = signed.clone();
+    let pairs: Vec<(String, String)> = signed.query_pairs().into_owned().collect();
+    altered
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs.iter().map(|(n, v)| {
+            if n == "Signature" {
+                (n.clone(), BASE64.encode(&bytes))
+            } else {
+                (n.clone(), v.clone())
+            }
+        }));
+
+    for (what, url, because) in [
+        ("unsigned", &unsigned, "no signature found"),
+        (
+            "altered",
+            &altered,
+            "Unable to validate signature on query string",
+        ),
+    ] {
+        let stop = browser.walk(url).await.unwrap_or_else(|e| panic!("{e}"));
+        let Stop::Page {
+            status, excerpt, ..
+        } = stop
+        else {
+            panic!("{what}: the IdP answered a LogoutRequest it must refuse: {stop:?}");
+        };
+        assert!(
+            excerpt.contains(because),
+            "{what}: expected an error page naming {because:?}, got {status}: {excerpt}"
+        );
+        // Refused: the IdP session is still there.
+        assert!(
+            sso_again(&sp, &idp, &browser).await.is_some(),
+            "{what}: the IdP session ended after all"
+        );
+    }
+}
+
+#[tokio::test]
+async fn idp_initiated_logout_from_simplesamlphp_is_answered_by_the_crate() {
+    let Some(peer) =
+        Peer::from_env("idp_initiated_logout_from_simplesamlphp_is_answered_by_the_crate")
+    else {
+        return;
+    };
+    let sp = slo_sp(&peer);
+    let idp = slo_idp(&peer);
+    let browser = Browser::new();
+    let login = crate_login(&peer, &sp, &idp, &browser).await;
+
+    // SimpleSAMLphp's own logout link: it ends its session, then (the traditional handler, plain
+    // redirects) sends the browser to each SP with a LogoutRequest, then to ReturnTo.
+    let mut start = peer.idp_slo_url.clone();
+    start
+        .query_pairs_mut()
+        .append_pair("ReturnTo", AFTER_LOGOUT);
+    let stop = browser.walk(&start).await.unwrap_or_else(|e| panic!("{e}"));
+    let Stop::Left { url: at_sp, .. } = stop else {
+        panic!("expected a LogoutRequest for our SLO endpoint, got {stop:?}");
+    };
+    assert_at(&at_sp, &peer.slo_url);
+    assert!(query_value(&at_sp, "SAMLRequest").is_some(), "{at_sp}");
+    assert!(
+        query_value(&at_sp, "Signature").is_some(),
+        "the IdP signs (sign.logout)"
+    );
+    let request = sp
+        .validate_logout_request(
+            &idp,
+            &Inbound::Redirect(at_sp.query().unwrap().to_owned()),
+            SystemTime::now(),
+        )
+        .unwrap();
+    capture_slo(
+        &peer,
+        "logout-request",
+        at_sp.query().unwrap(),
+        &[
+            ("name_id", &login.name_id.value),
+            ("session_index", login.session_index.as_deref().unwrap()),
+        ],
+    );
+    assert_eq!(request.name_id, login.name_id);
+    assert_eq!(
+        request.session_indexes,
+        [login.session_index.clone().unwrap()]
+    );
+    assert!(
+        request.relay_state.is_some(),
+        "the IdP's logout state travels in RelayState"
+    );
+    request
+        .check_session(&login.name_id, login.session_index.as_deref())
+        .unwrap();
+    // Not bob's session, nor another session of alice's.
+    let bob = jsm_sso_saml::NameId {
+        value: peer.bob.email.clone(),
+        ..login.name_id.clone()
+    };
+    let err = request
+        .check_session(&bob, login.session_index.as_deref())
+        .unwrap_err();
+    assert_eq!(err.code(), "saml.logout.subject_mismatch", "{err}");
+    let err = request
+        .check_session(&login.name_id, Some("_another-session"))
+        .unwrap_err();
+    assert_eq!(err.code(), "saml.logout.subject_mismatch", "{err}");
+
+    // Our signed LogoutResponse back to the IdP, which then finishes at ReturnTo.
+    let response = sp
+        .logout_response(&idp, &request, SystemTime::now())
+        .unwrap();
+    let url = url::Url::parse(response.redirect_url.as_deref().unwrap()).unwrap();
+    assert_at(&url, peer.idp_slo_url.as_str());
+    assert_eq!(query_value(&url, "RelayState"), request.relay_state);
+    assert!(
+        query_value(&url, "Signature").is_some(),
+        "our LogoutResponse is signed"
+    );
+    let stop = browser.walk(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let Stop::Left { url: done, .. } = stop else {
+        panic!("expected the IdP to finish at ReturnTo, got {stop:?}");
+    };
+    assert_eq!(done.as_str(), AFTER_LOGOUT);
+    assert!(
+        sso_again(&sp, &idp, &browser).await.is_none(),
+        "the IdP still had a session after logout"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // The captured login (tests/vectors/simplesamlphp, see its README), at fixed times: no peer.
 
 fn vector(name: &str) -> std::path::PathBuf {
@@ -653,6 +1144,118 @@ fn the_captured_simplesamlphp_response_is_refused_outside_its_time_or_request() 
         sp.validate_post(&idp, &b64, expect)
             .unwrap_or_else(|e| panic!("{now}: {e}"));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The captured logout messages (tests/vectors/simplesamlphp-slo, see its README): no peer.
+
+const SLO_REQUEST_ID: &str = "_ba9ff8b7e8d0de7e963d17119900a681";
+
+fn slo_vector(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/simplesamlphp-slo")
+        .join(name);
+    std::fs::read_to_string(path).unwrap().trim().to_owned()
+}
+
+/// The SP as it was registered at the IdP when the messages were captured (no key needed to
+/// read them) and the IdP from that run's metadata.
+fn captured_slo(slo_url: &str) -> (ServiceProvider, IdentityProvider) {
+    let mut config = ServiceProviderConfig::new(
+        "http://127.0.0.1/jsm-sso/sp",
+        "http://127.0.0.1:18080/saml/acs",
+    );
+    config.slo_url = Some(slo_url.to_owned());
+    let sp = ServiceProvider::new(config).unwrap();
+    let metadata = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/simplesamlphp-slo/idp-metadata.xml");
+    let idp = idp_from_metadata(
+        &metadata,
+        "http://127.0.0.1/jsm-sso/simplesamlphp-idp",
+        at("2026-11-23T21:21:22Z"),
+    );
+    (sp, idp)
+}
+
+#[test]
+fn the_captured_simplesamlphp_logout_response_is_accepted_only_as_sent() {
+    let (sp, idp) = captured_slo("http://127.0.0.1:18080/saml/slo");
+    let raw = slo_vector("logout-response.query");
+    let now = at("2026-11-23T21:21:22Z");
+    let validate = |sp: &ServiceProvider, idp: &IdentityProvider, query: &str, id: &str| {
+        sp.validate_logout_response(idp, &Inbound::Redirect(query.to_owned()), id, now)
+    };
+    validate(&sp, &idp, &raw, SLO_REQUEST_ID).unwrap();
+
+    let err = validate(&sp, &idp, &raw, "_another-logout-request").unwrap_err();
+    assert_eq!(err.code(), "saml.in_response_to.mismatch", "{err}");
+    // RelayState is covered by the query signature.
+    let moved = raw.replace("RelayState=sp-logout-relay", "RelayState=sp-logout-relax");
+    assert_ne!(moved, raw);
+    let err = validate(&sp, &idp, &moved, SLO_REQUEST_ID).unwrap_err();
+    assert_eq!(err.code(), "saml.signature.invalid", "{err}");
+    // Sent to another SP's SLO endpoint (the signed Destination is ours, not theirs).
+    let (elsewhere, _) = captured_slo("http://127.0.0.1:18081/saml/slo");
+    let err = validate(&elsewhere, &idp, &raw, SLO_REQUEST_ID).unwrap_err();
+    assert_eq!(err.code(), "saml.destination.mismatch", "{err}");
+    // Checked against another IdP key (the captured login's run): not trusted.
+    let other_idp = captured().1;
+    let err = validate(&sp, &other_idp, &raw, SLO_REQUEST_ID).unwrap_err();
+    assert_eq!(err.code(), "saml.signature.invalid", "{err}");
+    // A LogoutResponse where a LogoutRequest is expected.
+    let err = sp
+        .validate_logout_request(&idp, &Inbound::Redirect(raw.clone()), now)
+        .unwrap_err();
+    assert_eq!(err.code(), "saml.redirect.parameter", "{err}");
+}
+
+#[test]
+fn the_captured_simplesamlphp_logout_request_validates_until_its_not_on_or_after() {
+    let (sp, idp) = captured_slo("http://127.0.0.1:18080/saml/slo");
+    let raw = slo_vector("logout-request.query");
+    let validate =
+        |now: &str| sp.validate_logout_request(&idp, &Inbound::Redirect(raw.clone()), at(now));
+    let request = validate("2026-11-23T21:21:21Z").unwrap();
+    assert_eq!(request.id, "_55780a37de775eb5952776a3e2b40cd2be020f017a");
+    let alice = jsm_sso_saml::NameId {
+        value: "alice@acme.example".to_owned(),
+        format: Some(NAMEID_EMAIL.to_owned()),
+        name_qualifier: None,
+        sp_name_qualifier: Some("http://127.0.0.1/jsm-sso/sp".to_owned()),
+    };
+    assert_eq!(request.name_id, alice);
+    let session = "_22738e2fe7a114f218b7dc4fef8c5263e41d0ea88c";
+    assert_eq!(request.session_indexes, [session]);
+    assert_eq!(
+        request.relay_state.as_deref(),
+        Some("_df941404602fd5124b963a6e192afeae5c4ab1978b")
+    );
+    request.check_session(&alice, Some(session)).unwrap();
+    let err = request.check_session(&alice, None).unwrap_err();
+    assert_eq!(err.code(), "saml.logout.subject_mismatch", "{err}");
+
+    // NotOnOrAfter 21:26:21 plus the default 60 s of skew.
+    validate("2026-11-23T21:27:20Z").unwrap();
+    let err = validate("2026-11-23T21:27:21Z").unwrap_err();
+    assert_eq!(err.code(), "saml.conditions.expired", "{err}");
+
+    // The answer goes to the IdP's SLO endpoint of that run, signed when the SP has a key.
+    let response = sp
+        .logout_response(&idp, &request, at("2026-11-23T21:21:22Z"))
+        .unwrap();
+    let url = url::Url::parse(response.redirect_url.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        url.as_str().split('?').next(),
+        Some("http://127.0.0.1:50201/saml2/idp/SingleLogoutService.php")
+    );
+    assert_eq!(query_value(&url, "RelayState"), request.relay_state);
+    assert!(
+        response
+            .xml
+            .contains("InResponseTo=\"_55780a37de775eb5952776a3e2b40cd2be020f017a\""),
+        "{}",
+        response.xml
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -791,6 +1394,11 @@ fn authn_request_redirect_url_inflates_to_the_request() {
             display_name: String::new(),
         },
         version: String::new(),
+        idp_slo_url: url::Url::parse("http://127.0.0.1:9/saml2/idp/SingleLogoutService.php")
+            .unwrap(),
+        slo_url: "http://127.0.0.1:18080/saml/slo".to_owned(),
+        sp_key: "unused".into(),
+        sp_cert: "unused".into(),
     };
     let xml = peer.authn_request_xml("_abc", "2026-01-02T03:04:05Z");
     let url = peer.redirect_url(&xml, Some("r s&t"));

@@ -10,6 +10,11 @@
 //! redirects back to the IdP, and read `SAMLResponse` and `RelayState` out of the
 //! auto-submitting form that would have POSTed them to our ACS. Nothing is sent to the ACS.
 //!
+//! For Single Logout the same browser (one cookie jar, so one IdP session) is kept in a
+//! [`Browser`]: [`Browser::login`] signs in, [`Browser::walk`] GETs a URL at the IdP and follows
+//! its redirects until the IdP sends the browser elsewhere (our SLO endpoint, a `ReturnTo`),
+//! which is reported, not requested, or until a page.
+//!
 //! Only 127.0.0.1 is ever contacted: a redirect anywhere else is an error.
 
 use std::fmt;
@@ -76,6 +81,14 @@ pub(crate) struct Peer {
     pub(crate) bob: User,
     /// The Debian package version of SimpleSAMLphp.
     pub(crate) version: String,
+    /// The IdP's SingleLogoutService (HTTP-Redirect).
+    pub(crate) idp_slo_url: Url,
+    /// Our SP's SingleLogoutService as registered at the IdP (HTTP-Redirect).
+    pub(crate) slo_url: String,
+    /// Our SP's signing key (PEM), whose certificate the IdP trusts for logout messages.
+    pub(crate) sp_key: PathBuf,
+    /// That certificate (PEM).
+    pub(crate) sp_cert: PathBuf,
 }
 
 impl Peer {
@@ -119,6 +132,10 @@ impl Peer {
             alice: user(1, &["staff", "portal-users"], "Alice Example"),
             bob: user(2, &["partners"], "Bob Partner"),
             version: std::env::var("JSM_SSO_SIMPLESAMLPHP_VERSION").unwrap_or_default(),
+            idp_slo_url: Url::parse(&var("JSM_SSO_SIMPLESAMLPHP_IDP_SLO_URL")).expect("SLO URL"),
+            slo_url: var("JSM_SSO_SIMPLESAMLPHP_SLO_URL"),
+            sp_key: var("JSM_SSO_SIMPLESAMLPHP_SP_KEY").into(),
+            sp_cert: var("JSM_SSO_SIMPLESAMLPHP_SP_CERT").into(),
         })
     }
 
@@ -301,7 +318,132 @@ pub(crate) async fn login(
     username: &str,
     password: &str,
 ) -> Result<Outcome, LoginError> {
-    let client = browser();
+    Browser::new().login(start, username, password).await
+}
+
+/// One browser, kept across requests: its cookie jar holds the IdP session.
+pub(crate) struct Browser {
+    client: reqwest::Client,
+}
+
+/// Where [`Browser::walk`] stopped.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// The IdP redirected the browser to this URL on another origin (not requested).
+    Left {
+        /// The redirect target, resolved.
+        url: Url,
+        /// The requests up to it.
+        trace: Vec<String>,
+    },
+    /// A page at the IdP.
+    Page {
+        /// Its HTTP status.
+        status: StatusCode,
+        /// Its URL.
+        url: Url,
+        /// The forms on it (none unless HTML).
+        forms: Vec<Form>,
+        /// Its text without markup, shortened.
+        excerpt: String,
+        /// The requests up to it.
+        trace: Vec<String>,
+    },
+}
+
+impl Browser {
+    /// A browser with an empty cookie jar.
+    pub(crate) fn new() -> Self {
+        Self { client: browser() }
+    }
+
+    /// [`login`] in this browser: the IdP session it makes stays in the cookie jar (and an
+    /// existing one is used: then the IdP answers without the login form).
+    pub(crate) async fn login(
+        &self,
+        start: &Start,
+        username: &str,
+        password: &str,
+    ) -> Result<Outcome, LoginError> {
+        login_with(&self.client, start, username, password).await
+    }
+
+    /// GETs `url` and follows redirects while they stay on its origin (the IdP); stops at a
+    /// redirect to another origin, which is returned without being requested, or at a page.
+    pub(crate) async fn walk(&self, url: &Url) -> Result<Stop, LoginError> {
+        let origin = url.origin();
+        let mut url = url.clone();
+        let mut trace = Vec::new();
+        for _ in 0..MAX_REQUESTS {
+            check_host(&url)?;
+            let response = self.client.get(url.clone()).send().await?;
+            let status = response.status();
+            trace.push(format!("GET {url} -> {status}"));
+            if status.is_redirection() {
+                url = redirect_target(&response, &url, &trace)?;
+                if url.origin() != origin {
+                    check_host(&url)?;
+                    return Ok(Stop::Left { url, trace });
+                }
+                continue;
+            }
+            let is_html = is_html(&response);
+            let body = response.text().await?;
+            let forms = if is_html {
+                html::forms(&body)
+            } else {
+                Vec::new()
+            };
+            return Ok(Stop::Page {
+                status,
+                url,
+                forms,
+                excerpt: excerpt(&body),
+                trace,
+            });
+        }
+        Err(LoginError::TooManyRequests { trace })
+    }
+}
+
+/// The resolved `Location` of a redirect response.
+fn redirect_target(
+    response: &reqwest::Response,
+    url: &Url,
+    trace: &[String],
+) -> Result<Url, LoginError> {
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .ok_or_else(|| {
+            LoginError::page(status, url, "redirect without a Location".into(), trace)
+        })?;
+    url.join(location).map_err(|e| {
+        LoginError::page(
+            status,
+            url,
+            format!("bad Location {location:?}: {e}"),
+            trace,
+        )
+    })
+}
+
+fn is_html(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| c.starts_with("text/html"))
+}
+
+async fn login_with(
+    client: &reqwest::Client,
+    start: &Start,
+    username: &str,
+    password: &str,
+) -> Result<Outcome, LoginError> {
     let mut trace = Vec::new();
     let (mut method, mut url, mut form) = match start {
         Start::Redirect(url) => (Method::GET, url.clone(), None),
@@ -323,21 +465,7 @@ pub(crate) async fn login(
         let status = response.status();
         trace.push(format!("{method} {url} -> {status}"));
         if status.is_redirection() {
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .ok_or_else(|| {
-                    LoginError::page(status, &url, "redirect without a Location".into(), &trace)
-                })?;
-            url = url.join(location).map_err(|e| {
-                LoginError::page(
-                    status,
-                    &url,
-                    format!("bad Location {location:?}: {e}"),
-                    &trace,
-                )
-            })?;
+            url = redirect_target(&response, &url, &trace)?;
             // 307/308 keep the method and body; the others turn into a GET, as in browsers.
             if !matches!(
                 status,
@@ -347,11 +475,7 @@ pub(crate) async fn login(
             }
             continue;
         }
-        let is_html = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|c| c.to_str().ok())
-            .is_some_and(|c| c.starts_with("text/html"));
+        let is_html = is_html(&response);
         let page_url = url.clone();
         let body = response.text().await?;
         let forms = if is_html {

@@ -121,6 +121,24 @@ impl CompiledPolicy {
         self.organizations.iter().map(|(k, name)| (&**k, &**name))
     }
 
+    /// The rules whose grant requires a second factor, in file order: a front end without a
+    /// second factor configured should refuse to start with any, rather than refuse those
+    /// customers at sign-in.
+    pub fn rules_requiring_mfa(&self) -> impl Iterator<Item = &str> {
+        self.rules
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.action,
+                    Action::Allow {
+                        require_mfa: true,
+                        ..
+                    }
+                )
+            })
+            .map(|r| &*r.name)
+    }
+
     /// Whether an identity no allow rule matches is allowed (`default = "allow"`).
     #[must_use]
     pub fn default_allows(&self) -> bool {

@@ -101,6 +101,10 @@ portals = ["7"]
 require_mfa = true
 "#,
     );
+    assert_eq!(
+        p.rules_requiring_mfa().collect::<Vec<_>>(),
+        ["okta-partners"]
+    );
     let e = p.evaluate(&id("okta-partners", "ann@acme.com"));
     assert!(e.allow);
     assert_eq!(e.organizations, ["acme", "partners"]);

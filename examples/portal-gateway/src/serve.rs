@@ -1141,6 +1141,38 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
         }
     }
 
+    // A second factor asked for with none configured would lock those people out at
+    // sign-in; stop the start instead.
+    if file.mfa.is_none() {
+        let rules: Vec<&str> = policy
+            .iter()
+            .flat_map(|p| p.rules_requiring_mfa())
+            .collect();
+        if !rules.is_empty() {
+            problems.0.push(problem(
+                "config.mfa.missing",
+                "mfa",
+                format!(
+                    "the policy's rules {} require a second factor and there is no [mfa]",
+                    rules.join(", ")
+                ),
+                "add an [mfa] section, or remove require_mfa from those rules",
+            ));
+        }
+        if file
+            .admin
+            .as_ref()
+            .is_some_and(|a| a.require_mfa != Some(false))
+        {
+            problems.0.push(problem(
+                "config.mfa.missing",
+                "admin.require_mfa",
+                "admins must pass a second factor (the default) and there is no [mfa]".into(),
+                "add an [mfa] section, or set [admin] require_mfa = false",
+            ));
+        }
+    }
+
     // The JSM site is reached at start: every portal the policy declares must exist there
     // (which also proves the credentials), instead of failing the first sign-in.
     if let Some(jira) = &jira {

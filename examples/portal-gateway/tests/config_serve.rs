@@ -608,9 +608,10 @@ async fn check_reports_every_start_time_problem_with_its_code() {
     let base = format!("http://127.0.0.1:{}", free_port());
     // Portal "999" is not in the policy; the request type leaves a required field out; the
     // metadata file is not metadata; a SCIM token variable is unset; a fill template names
-    // an identity attribute, which this build cannot fill.
+    // no attribute; the policy asks for a second factor and admins need one by default,
+    // with no [mfa].
     let block = format!(
-        "scim_token_env = \"TEST_GATEWAY_UNSET_SCIM_TOKEN\"\n\n[[portal]]\nid = \"999\"\n\n[[portal]]\nid = \"{}\"\n[[portal.request_type]]\nid = \"{}\"\nshow = [\"summary\"]\nfill = {{ description = \"{{attr.}}\" }}\n",
+        "scim_token_env = \"TEST_GATEWAY_UNSET_SCIM_TOKEN\"\n\n[[portal]]\nid = \"999\"\n\n[[portal]]\nid = \"{}\"\n[[portal.request_type]]\nid = \"{}\"\nshow = [\"summary\"]\nfill = {{ description = \"{{attr.}}\" }}\n\n[admin]\nidps = [\"acme\"]\nemails = [\"ada@acme.example\"]\n",
         s.desk, s.request_type
     );
     let path = s.dir.path().join("gateway.toml");
@@ -618,7 +619,8 @@ async fn check_reports_every_start_time_problem_with_its_code() {
     std::fs::write(s.dir.path().join("idp.xml"), "<not-metadata/>").unwrap();
     // The policy declares a portal the JSM site does not have.
     let policy = std::fs::read_to_string(s.dir.path().join("policy.toml")).unwrap();
-    let with_ghost = policy.replace("[portals]\n", "[portals]\n\"777\" = \"Ghost\"\n");
+    let with_ghost =
+        policy.replace("[portals]\n", "[portals]\n\"777\" = \"Ghost\"\n") + "require_mfa = true\n";
     std::fs::write(s.dir.path().join("policy.toml"), &with_ghost).unwrap();
     let output = command(&path).arg("--check").output().unwrap();
     assert_eq!(output.status.code(), Some(2), "{output:?}");
@@ -640,6 +642,14 @@ async fn check_reports_every_start_time_problem_with_its_code() {
     ] {
         assert!(codes.contains(&code), "{code} not in {codes:?}");
     }
+    let mfa: Vec<&str> = json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["code"] == "config.mfa.missing")
+        .map(|e| e["location"].as_str().unwrap())
+        .collect();
+    assert_eq!(mfa, ["mfa", "admin.require_mfa"], "{json}");
     let field = json["errors"]
         .as_array()
         .unwrap()

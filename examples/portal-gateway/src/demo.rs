@@ -440,6 +440,7 @@ impl Demo {
 
         let settings = Settings {
             form_origins: Vec::new(),
+            forwarded_for: false,
             base_url: base.clone(),
             idps,
             portal_names: [

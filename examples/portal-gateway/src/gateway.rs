@@ -85,6 +85,9 @@ pub struct Settings {
     /// More origins forms may lead to, for the CSP's `form-action`: IdPs' Single Logout
     /// endpoints on another origin than their sign-in endpoint.
     pub form_origins: Vec<String>,
+    /// Take the client address from the last `X-Forwarded-For` entry (`[server]
+    /// forwarded_for`): only behind a proxy that appends it.
+    pub forwarded_for: bool,
 }
 
 /// The audit files the admin pages read and verify.

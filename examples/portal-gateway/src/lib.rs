@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod client;
 pub mod config;
 pub mod demo;
 mod error;

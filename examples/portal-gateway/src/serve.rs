@@ -1341,6 +1341,7 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     form_origins.dedup();
     let settings = Settings {
         form_origins,
+        forwarded_for: file.server.forwarded_for,
         base_url: base,
         idps: buttons,
         portal_names: declared,

@@ -43,7 +43,10 @@ fn base_url_without_a_token_exits_non_zero_with_the_code() {
         stderr.starts_with("jsm-sso demo: error[config.env.missing]: JSM_BASE_URL:"),
         "{stderr}"
     );
-    assert!(stderr.contains("hint: ") && stderr.contains("JSM_PAT"), "{stderr}");
+    assert!(
+        stderr.contains("hint: ") && stderr.contains("JSM_PAT"),
+        "{stderr}"
+    );
     assert!(out.stdout.is_empty(), "no banner");
 }
 

@@ -1,13 +1,13 @@
 //! `jsm-sso demo`: the portal gateway with an embedded default (SAML IdP, OIDC issuer, JSM
-//! in memory, a sample policy, an audit log in a temporary directory) on 127.0.0.1.
+//! in memory or the real site `JSM_BASE_URL` names, a sample policy, an audit log in a
+//! temporary directory) on 127.0.0.1.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use jsm_sso_gateway::demo::{Demo, DemoOptions};
-
 /// `jsm-sso demo` options.
 #[derive(Debug, clap::Args)]
+#[command(after_help = jsm_sso_gateway::demo::ENV_HELP)]
 pub(crate) struct Args {
     /// Where the gateway listens (loopback only: the demo's IdPs and cookies assume it).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -34,17 +34,5 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
-        let options = DemoOptions {
-            listen: args.listen,
-            ..DemoOptions::default()
-        };
-        match Demo::serve(options).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("jsm-sso demo: {e}");
-                ExitCode::FAILURE
-            }
-        }
-    })
+    runtime.block_on(jsm_sso_gateway::demo::run("jsm-sso demo", args.listen))
 }

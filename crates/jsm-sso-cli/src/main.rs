@@ -82,7 +82,7 @@ enum Command {
     /// Access policy: check a policy file, explain its decision for an identity
     #[command(subcommand)]
     Policy(policy::Command),
-    /// Run the portal gateway demo on 127.0.0.1 (embedded IdPs, JSM in memory); prints the URL
+    /// Run the portal gateway demo on 127.0.0.1 (embedded IdPs; JSM in memory, or the site JSM_BASE_URL names); prints the URL
     Demo(demo::Args),
 }
 

@@ -4,6 +4,8 @@ use jsm_sso_core::CodedError;
 use jsm_sso_core::store::StoreError;
 use jsm_sso_core::transport::HttpError;
 
+use crate::TokenDump;
+
 /// Shows an optional value in a message: the value, or `none`.
 fn shown(value: Option<&str>) -> &str {
     value.unwrap_or("none")
@@ -368,6 +370,88 @@ pub enum Error {
         /// The claim's value.
         value: String,
     },
+
+    // ---- diagnosis -------------------------------------------------------------------------
+    /// A sign-in refused after the token response arrived, with what the ID token (and
+    /// userinfo) said: message, code and hint are the wrapped error's. Match on
+    /// [`Error::inner`] to see which check failed; read the claims with
+    /// [`Error::unverified_token`].
+    #[error(transparent)]
+    TokenRefused(Box<TokenRefusal>),
+}
+
+/// A refusal with the refused token's decoded, UNVERIFIED contents (see
+/// [`Error::TokenRefused`]). Displays as, and has the source of, the wrapped error.
+#[derive(Debug)]
+pub struct TokenRefusal {
+    error: Error,
+    token: TokenDump,
+}
+
+impl TokenRefusal {
+    /// The check that failed.
+    #[must_use]
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// What the ID token and userinfo said, unverified and clipped.
+    #[must_use]
+    pub fn token(&self) -> &TokenDump {
+        &self.token
+    }
+}
+
+impl std::fmt::Display for TokenRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl std::error::Error for TokenRefusal {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+impl Error {
+    /// `error` with the decoded contents of `id_token` and `userinfo` attached; `error`
+    /// unchanged when there is nothing to decode.
+    pub(crate) fn with_token(
+        self,
+        id_token: Option<&str>,
+        userinfo: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> Self {
+        if matches!(self, Self::TokenRefused(_)) {
+            return self;
+        }
+        match TokenDump::new(id_token, userinfo) {
+            Some(token) => Self::TokenRefused(Box::new(TokenRefusal { error: self, token })),
+            None => self,
+        }
+    }
+
+    /// The check that failed: the wrapped error of [`Error::TokenRefused`], otherwise this
+    /// error itself. Match on this rather than on the error from `RelyingParty::finish`.
+    #[must_use]
+    pub fn inner(&self) -> &Error {
+        match self {
+            Self::TokenRefused(refusal) => &refusal.error,
+            other => other,
+        }
+    }
+
+    /// The refused ID token's header and claims (and the userinfo response, if fetched),
+    /// decoded but NOT verified, for an administrator diagnosing a failed sign-in. Present
+    /// when `RelyingParty::finish` failed after the token response arrived and the token
+    /// decodes; never the access token, refresh token or signature.
+    #[must_use]
+    pub fn unverified_token(&self) -> Option<&TokenDump> {
+        match self {
+            Self::TokenRefused(refusal) => Some(&refusal.token),
+            _ => None,
+        }
+    }
 }
 
 /// The standard OAuth 2.0 / OIDC authorization error codes and their error codes here.
@@ -460,6 +544,7 @@ impl CodedError for Error {
             Self::GraphMalformed(_) => "oidc.claims.graph_malformed",
             Self::ClaimPathMissing { .. } => "oidc.claims.path_missing",
             Self::EmailInvalid { .. } => "oidc.claims.email_invalid",
+            Self::TokenRefused(refusal) => refusal.error.code(),
         }
     }
 
@@ -588,6 +673,7 @@ impl CodedError for Error {
                 "fix the claim path, or grant the scope that returns it"
             }
             Self::EmailInvalid { .. } => "check which claim the provider sends as email",
+            Self::TokenRefused(refusal) => refusal.error.hint(),
         }
     }
 }

@@ -773,11 +773,36 @@ impl RelyingParty {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Error::CallbackMalformed("no code".into()))?;
         let tokens = provider.exchange(code, &pending).await?;
-        let now = self.clock.now();
+        // From here the provider has answered: a refusal carries what its tokens said
+        // (decoded only on failure, so a successful sign-in pays nothing for it).
+        let mut userinfo = None;
+        self.identity_from_tokens(provider, &pending, &tokens, &mut userinfo)
+            .await
+            .map_err(|e| {
+                // A plain OAuth 2.0 provider's ID token (if any) is not used, so not shown.
+                let id_token = tokens
+                    .id_token
+                    .as_deref()
+                    .filter(|_| config.oauth2.is_none());
+                e.with_token(id_token, userinfo)
+            })
+    }
 
+    /// The ID token validated (nonce, `at_hash`, `max_age`), userinfo merged, the claims
+    /// mapped to the identity. A fetched userinfo response is left in `userinfo` for the
+    /// error's diagnosis.
+    async fn identity_from_tokens(
+        &self,
+        provider: &Provider,
+        pending: &Pending,
+        tokens: &TokenResponse,
+        userinfo: &mut Option<Map<String, Value>>,
+    ) -> Result<VerifiedIdentity, Error> {
+        let config = &provider.config;
+        let now = self.clock.now();
         if let Some(paths) = &config.oauth2 {
-            let info = provider.userinfo(&tokens.access_token).await?;
-            return oauth2_identity(&config.idp, paths, &info, now);
+            let info = userinfo.insert(provider.userinfo(&tokens.access_token).await?);
+            return oauth2_identity(&config.idp, paths, info, now);
         }
         let id_token = tokens.id_token.as_deref().ok_or(Error::IdTokenMissing)?;
         let expect = Expectations {
@@ -790,7 +815,7 @@ impl RelyingParty {
         let token = provider.validate_id_token(id_token, &expect).await?;
         let mut claims = token.claims.clone();
         if config.fetch_userinfo {
-            let info = provider.userinfo(&tokens.access_token).await?;
+            let info = userinfo.insert(provider.userinfo(&tokens.access_token).await?);
             merge_userinfo(&mut claims, &token.subject, info)?;
         }
         let authn = from_unix(token.auth_time.unwrap_or(token.issued_at));
@@ -826,7 +851,7 @@ impl RelyingParty {
 pub(crate) fn merge_userinfo(
     claims: &mut Map<String, Value>,
     subject: &str,
-    info: Map<String, Value>,
+    info: &Map<String, Value>,
 ) -> Result<(), Error> {
     let actual = info.get("sub").and_then(Value::as_str).unwrap_or_default();
     if actual != subject {
@@ -836,7 +861,9 @@ pub(crate) fn merge_userinfo(
         });
     }
     for (name, value) in info {
-        claims.entry(name).or_insert(value);
+        if !claims.contains_key(name) {
+            claims.insert(name.clone(), value.clone());
+        }
     }
     Ok(())
 }
@@ -916,12 +943,12 @@ mod tests {
         info.insert("sub".into(), "u1".into());
         info.insert("email".into(), "other@example.com".into());
         info.insert("groups".into(), serde_json::json!(["g"]));
-        merge_userinfo(&mut claims, "u1", info.clone()).unwrap();
+        merge_userinfo(&mut claims, "u1", &info).unwrap();
         assert_eq!(claims["email"], "a@example.com");
         assert_eq!(claims["groups"], serde_json::json!(["g"]));
         info.insert("sub".into(), "u2".into());
         assert_eq!(
-            merge_userinfo(&mut claims, "u1", info).unwrap_err().code(),
+            merge_userinfo(&mut claims, "u1", &info).unwrap_err().code(),
             "oidc.userinfo.sub_mismatch"
         );
     }

@@ -5,6 +5,7 @@ mod alg;
 mod b64;
 mod claims;
 mod crypto;
+mod dump;
 mod error;
 mod flow;
 mod id_token;
@@ -16,7 +17,11 @@ mod provider;
 pub use alg::{Algorithm, UnknownAlgorithm};
 pub use claims::Profile;
 pub use crypto::install_ring_provider;
-pub use error::Error;
+pub use dump::{
+    MAX_DUMP_DEPTH, MAX_DUMP_ITEMS, MAX_DUMP_STRING_CHARS, MAX_DUMP_TEXT_BYTES, TokenDump,
+    UNVERIFIED_BANNER,
+};
+pub use error::{Error, TokenRefusal};
 pub use flow::{
     AuthorizationOptions, AuthorizationRequest, Callback, ClientKey, DEFAULT_PENDING_TTL,
     MAX_CALLBACK_BYTES, MAX_RESPONSE_BYTES, Provider, RelyingParty,

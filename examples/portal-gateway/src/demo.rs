@@ -1,8 +1,11 @@
 //! `jsm-sso demo`: the gateway with an embedded default, no set-up. A SAML IdP (the
 //! testkit's `TestIdp`) and an OIDC issuer (the testkit's `TestOp`) served in-process on
 //! 127.0.0.1 with a persona-picking login page each, JSM in memory (the real REST client
-//! against `MemoryJsm`), a sample policy (one denied domain, one group that needs a second
-//! factor), TOTP, SCIM and an audit log in a temporary directory.
+//! against `MemoryJsm`) or a real JSM site ([`JsmSite`], from `JSM_BASE_URL` and
+//! credentials), a sample policy (one denied domain, one group that needs a second factor),
+//! TOTP, SCIM and an audit log in a temporary directory.
+
+mod site;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +29,7 @@ use jsm_sso_core::clock::SystemClock;
 use jsm_sso_core::identity::Protocol;
 use jsm_sso_core::memory::{MemoryReplayCache, MemoryStateStore};
 use jsm_sso_core::{AccessPolicy, Clock, HttpClient, Secret};
+use jsm_sso_jira::JsmDirectory;
 use jsm_sso_jira::memory::MemoryJsm;
 use jsm_sso_mfa::{Sealer, SealingKey};
 use jsm_sso_oidc::{ProviderConfig, ProviderMetadata};
@@ -44,12 +48,57 @@ use crate::respond::{form_fields, html, see_other};
 use crate::security::{origin_of, random_value};
 use crate::{Error, Gateway};
 
+pub use site::{ACCESS_TOKEN, API_TOKEN, BASE_URL, EMAIL, JsmSite, PAT, PORTALS};
+use site::{ORGANIZATIONS, Portal};
+
 /// The demo SAML IdP's id.
 pub const SAML_IDP: &str = "acme-saml";
 /// The demo OIDC issuer's id.
 pub const OIDC_IDP: &str = "globex-oidc";
 /// The admin persona's email.
 pub const ADMIN_EMAIL: &str = "ada@acme.example";
+
+/// The environment the demo reads, for `--help` (`jsm-sso demo`, `portal-gateway --demo`).
+pub const ENV_HELP: &str = "\
+Environment (all optional; without JSM_BASE_URL, JSM is in memory):
+  JSM_BASE_URL      a real JSM site: https://SITE.atlassian.net, a Data Center base URL,
+                    or https://api.atlassian.com/ex/jira/CLOUD_ID with JSM_ACCESS_TOKEN
+  JSM_EMAIL         with JSM_API_TOKEN: the Atlassian account (a JSM agent) the demo acts as
+  JSM_API_TOKEN     that account's API token (Jira Cloud)
+  JSM_PAT           or: a Data Center personal access token
+  JSM_ACCESS_TOKEN  or: an OAuth 2.0 access token (Jira Cloud through api.atlassian.com)
+  JSM_DEMO_PORTALS  one or two service desk ids the sample policy grants (default: the
+                    site's first two); organizations Acme Corp and Globex are created if absent";
+
+/// Reads the environment ([`JsmSite::from_env`]), then runs [`Demo::serve`]: what
+/// `jsm-sso demo` and `portal-gateway --demo` do. Problems are printed on stderr as
+/// `PROGRAM: error[CODE]: ...` with a hint; the status is 2 for the environment or the
+/// site it names, 1 for anything else.
+#[expect(
+    clippy::print_stderr,
+    reason = "a command-line program's start-up errors"
+)]
+pub async fn run(program: &str, listen: SocketAddr) -> std::process::ExitCode {
+    let result = match JsmSite::from_env() {
+        Ok(jsm_site) => {
+            Demo::serve(DemoOptions {
+                listen,
+                jsm_site,
+                ..DemoOptions::default()
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            use jsm_sso_core::CodedError as _;
+            eprintln!("{program}: error[{}]: {e}\nhint: {}", e.code(), e.hint());
+            std::process::ExitCode::from(if matches!(e, Error::Config(_)) { 2 } else { 1 })
+        }
+    }
+}
 
 /// A demo person at one of the embedded IdPs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +184,9 @@ pub struct DemoOptions {
     pub rate_limit: u32,
     /// An extra OpenID provider.
     pub external_oidc: Option<ExternalOidc>,
+    /// A real JSM site instead of JSM in memory ([`JsmSite::from_env`] reads it from
+    /// `JSM_BASE_URL` and credentials).
+    pub jsm_site: Option<JsmSite>,
 }
 
 impl Default for DemoOptions {
@@ -143,6 +195,7 @@ impl Default for DemoOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             rate_limit: 10,
             external_oidc: None,
+            jsm_site: None,
         }
     }
 }
@@ -153,7 +206,8 @@ pub struct Demo {
     idp_url: String,
     saml_idp: Arc<TestIdp>,
     gateway: Gateway,
-    jsm: MemoryJsm,
+    jsm: Option<MemoryJsm>,
+    jsm_site: String,
     scim_token: String,
     audit_dir: tempfile::TempDir,
     tasks: Vec<JoinHandle<()>>,
@@ -179,14 +233,30 @@ fn startup<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Error 
     move |e| Error::Startup(format!("{what}: {e}"))
 }
 
-fn policy_text(help: &str, billing: &str, extra_domains: &[String]) -> String {
+/// The sample policy: `help` for every company, `billing` (when the site has a second
+/// portal) for Globex and, with a second factor, the finance group.
+fn policy_text(help: &Portal, billing: Option<&Portal>, extra_domains: &[String]) -> String {
+    let name = |p: &Portal| toml::Value::String(p.name.clone()).to_string();
+    let (billing_portal, globex, finance) = match billing {
+        Some(b) => (
+            format!("\"{}\" = {}\n", b.id, name(b)),
+            format!("[\"{}\", \"{}\"]", help.id, b.id),
+            format!(
+                "\n[[rule]]\nname = \"finance-needs-mfa\"\ngroup = [\"finance\"]\nportals = [\"{}\"]\nrequire_mfa = true\n",
+                b.id
+            ),
+        ),
+        None => (String::new(), format!("[\"{}\"]", help.id), String::new()),
+    };
+    let [acme, globex_org] = ORGANIZATIONS;
     let extra = if extra_domains.is_empty() {
         String::new()
     } else {
         let list: Vec<String> = extra_domains.iter().map(|d| format!("{d:?}")).collect();
         format!(
-            "\n[[rule]]\nname = \"partner-customers\"\nemail_domain = [{}]\nportals = [\"{help}\"]\n",
-            list.join(", ")
+            "\n[[rule]]\nname = \"partner-customers\"\nemail_domain = [{}]\nportals = [\"{}\"]\n",
+            list.join(", "),
+            help.id
         )
     };
     format!(
@@ -194,12 +264,11 @@ fn policy_text(help: &str, billing: &str, extra_domains: &[String]) -> String {
 default = "deny"
 
 [portals]
-"{help}" = "Help Center"
-"{billing}" = "Billing"
-
+"{help_id}" = {help_name}
+{billing_portal}
 [organizations]
-acme = "Acme Corp"
-globex = "Globex"
+acme = "{acme}"
+globex = "{globex_org}"
 
 [[rule]]
 name = "block-evil"
@@ -211,21 +280,71 @@ reason = "Accounts from evil.example cannot use this portal."
 name = "acme-staff"
 email_domain = ["acme.example"]
 organizations = ["acme"]
-portals = ["{help}"]
+portals = ["{help_id}"]
 
 [[rule]]
 name = "globex-customers"
 email_domain = ["globex.example"]
 organizations = ["globex"]
-portals = ["{help}", "{billing}"]
-
-[[rule]]
-name = "finance-needs-mfa"
-group = ["finance"]
-portals = ["{billing}"]
-require_mfa = true
-{extra}"#
+portals = {globex}
+{finance}{extra}"#,
+        help_id = help.id,
+        help_name = name(help),
     )
+}
+
+/// JSM in memory: two portals, their request types, the policy's organizations.
+fn memory_portals(jsm: &MemoryJsm) -> Result<Vec<Portal>, Error> {
+    let help = jsm.add_service_desk("HELP", "Help Center");
+    let billing = jsm.add_service_desk("BILL", "Billing");
+    let help_type = jsm
+        .add_request_type(
+            &help,
+            "Get IT help",
+            &[
+                ("summary", "Summary", true),
+                ("description", "Description", false),
+                ("customfield_10050", "Company domain", false),
+            ],
+        )
+        .ok_or_else(|| Error::Startup("request type".into()))?;
+    let billing_type = jsm
+        .add_request_type(
+            &billing,
+            "Billing question",
+            &[
+                ("summary", "Summary", true),
+                ("description", "Description", false),
+            ],
+        )
+        .ok_or_else(|| Error::Startup("request type".into()))?;
+    for name in ORGANIZATIONS {
+        jsm.add_organization(name);
+    }
+    Ok(vec![
+        Portal {
+            id: help,
+            name: "Help Center".into(),
+            forms: vec![RequestForm {
+                id: help_type,
+                name: "Get IT help".into(),
+                show: vec!["summary".into(), "description".into()],
+                fill: [("customfield_10050".to_owned(), "{email.domain}".to_owned())]
+                    .into_iter()
+                    .collect(),
+            }],
+        },
+        Portal {
+            id: billing,
+            name: "Billing".into(),
+            forms: vec![RequestForm {
+                id: billing_type,
+                name: "Billing question".into(),
+                show: vec!["summary".into(), "description".into()],
+                fill: Default::default(),
+            }],
+        },
+    ])
 }
 
 impl Demo {
@@ -233,7 +352,9 @@ impl Demo {
     ///
     /// # Errors
     ///
-    /// `gateway.startup` when a listener cannot be bound or a part does not build.
+    /// `gateway.startup` when a listener cannot be bound or a part does not build; with a
+    /// [`JsmSite`], [`Error::Config`] with the site's code (`jira.*`) when its portals or
+    /// organizations cannot be read or created.
     pub async fn start(options: DemoOptions) -> Result<Self, Error> {
         let listener = TcpListener::bind(options.listen)
             .await
@@ -254,33 +375,27 @@ impl Demo {
             clock.clone(),
         );
 
-        // JSM in memory: two portals, their request types, two organizations.
-        let jsm = MemoryJsm::new();
-        let help = jsm.add_service_desk("HELP", "Help Center");
-        let billing = jsm.add_service_desk("BILL", "Billing");
-        let help_type = jsm
-            .add_request_type(
-                &help,
-                "Get IT help",
-                &[
-                    ("summary", "Summary", true),
-                    ("description", "Description", false),
-                    ("customfield_10050", "Company domain", false),
-                ],
-            )
-            .ok_or_else(|| Error::Startup("request type".into()))?;
-        let billing_type = jsm
-            .add_request_type(
-                &billing,
-                "Billing question",
-                &[
-                    ("summary", "Summary", true),
-                    ("description", "Description", false),
-                ],
-            )
-            .ok_or_else(|| Error::Startup("request type".into()))?;
-        jsm.add_organization("Acme Corp");
-        jsm.add_organization("Globex");
+        // JSM: a real site when one is given (its portals read now, which also proves the
+        // credentials), else in memory behind the same REST client.
+        let (memory, client, portals, jsm_site) = match &options.jsm_site {
+            Some(site) => (
+                None,
+                site.client.clone(),
+                site::discover(site).await?,
+                site.describe(),
+            ),
+            None => {
+                let jsm = MemoryJsm::new();
+                let portals = memory_portals(&jsm)?;
+                let client = jsm.client();
+                (Some(jsm), client, portals, "in memory".to_owned())
+            }
+        };
+        let (help, billing) = match portals.as_slice() {
+            [help] => (help, None),
+            [help, billing, ..] => (help, Some(billing)),
+            [] => return Err(Error::Startup("no portal".into())),
+        };
 
         let extra_domains = options
             .external_oidc
@@ -289,7 +404,7 @@ impl Demo {
             .unwrap_or_default();
         let policy = Arc::new(
             jsm_sso_policy::load_str(
-                &policy_text(&help, &billing, &extra_domains),
+                &policy_text(help, billing, &extra_domains),
                 jsm_sso_policy::Format::Toml,
                 "demo-policy.toml",
             )
@@ -367,7 +482,7 @@ impl Demo {
         let mut builder = Broker::builder(
             seams.clone(),
             policy.clone() as Arc<dyn AccessPolicy>,
-            Arc::new(jsm.directory().with_home_portal(help.as_str())),
+            Arc::new(JsmDirectory::new(client.clone()).with_home_portal(help.id.as_str())),
             audit.clone(),
             SessionKeys::new(&key).map_err(startup("session key"))?,
         )
@@ -376,8 +491,8 @@ impl Demo {
         .domain("acme.example", SAML_IDP)
         .domain("evil.example", SAML_IDP)
         .domain("globex.example", OIDC_IDP)
-        .ledger(Arc::new(PropertyLedger::new(jsm.client())))
-        .request_desk(Arc::new(jsm.client()))
+        .ledger(Arc::new(PropertyLedger::new(client.clone())))
+        .request_desk(Arc::new(client.clone()))
         .second_factor(Arc::new(totp))
         .rate_limit(RateLimit {
             limit: options.rate_limit,
@@ -443,34 +558,19 @@ impl Demo {
             forwarded_for: false,
             base_url: base.clone(),
             idps,
-            portal_names: [
-                (help.clone(), "Help Center".to_owned()),
-                (billing.clone(), "Billing".to_owned()),
-            ]
-            .into_iter()
-            .collect(),
-            portals: vec![
-                PortalForms {
-                    id: help.clone(),
-                    request_types: vec![RequestForm {
-                        id: help_type,
-                        name: "Get IT help".into(),
-                        show: vec!["summary".into(), "description".into()],
-                        fill: [("customfield_10050".to_owned(), "{email.domain}".to_owned())]
-                            .into_iter()
-                            .collect(),
-                    }],
-                },
-                PortalForms {
-                    id: billing.clone(),
-                    request_types: vec![RequestForm {
-                        id: billing_type,
-                        name: "Billing question".into(),
-                        show: vec!["summary".into(), "description".into()],
-                        fill: Default::default(),
-                    }],
-                },
-            ],
+            portal_names: [Some(help), billing]
+                .into_iter()
+                .flatten()
+                .map(|p| (p.id.clone(), p.name.clone()))
+                .collect(),
+            portals: [Some(help), billing]
+                .into_iter()
+                .flatten()
+                .map(|p| PortalForms {
+                    id: p.id.clone(),
+                    request_types: p.forms.clone(),
+                })
+                .collect(),
             admin: Some(AdminSettings {
                 idps: vec![SAML_IDP.into()],
                 emails: vec![ADMIN_EMAIL.into()],
@@ -481,7 +581,7 @@ impl Demo {
         let mut csrf_key = vec![0u8; 32];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut csrf_key)
             .map_err(|_| Error::Startup("random".into()))?;
-        let mut parts = Parts::new(broker, store, jsm.client(), audit, csrf_key, settings);
+        let mut parts = Parts::new(broker, store, client, audit, csrf_key, settings);
         parts.audit_files = Some(AuditFiles {
             sink,
             key: verifying,
@@ -521,7 +621,8 @@ impl Demo {
             idp_url: idp_base,
             saml_idp: saml,
             gateway,
-            jsm,
+            jsm: memory,
+            jsm_site,
             scim_token,
             audit_dir,
             tasks,
@@ -552,10 +653,18 @@ impl Demo {
         &self.gateway
     }
 
-    /// JSM in memory: customers, organizations, raised requests.
+    /// JSM in memory (customers, organizations, raised requests); `None` when the demo
+    /// talks to a real site ([`DemoOptions::jsm_site`]).
     #[must_use]
-    pub fn jsm(&self) -> &MemoryJsm {
-        &self.jsm
+    pub fn jsm(&self) -> Option<&MemoryJsm> {
+        self.jsm.as_ref()
+    }
+
+    /// Which JSM the demo talks to: `in memory`, or the site's URL and kind of
+    /// credentials (never a token).
+    #[must_use]
+    pub fn jsm_site(&self) -> &str {
+        &self.jsm_site
     }
 
     /// The SCIM bearer token of the OIDC IdP.
@@ -598,8 +707,8 @@ impl Demo {
     #[must_use]
     pub fn banner(&self) -> String {
         let mut text = format!(
-            "jsm-sso demo: open {}/login\n\nSign in with an email from one of these companies:\n",
-            self.url
+            "jsm-sso demo: open {}/login\nJSM: {}\n\nSign in with an email from one of these companies:\n",
+            self.url, self.jsm_site
         );
         for p in SAML_PERSONAS.iter().chain(OIDC_PERSONAS) {
             text.push_str(&format!(

@@ -41,6 +41,22 @@ pub enum Error {
     /// The gateway could not start (listener, set-up).
     #[error("gateway start-up: {0}")]
     Startup(String),
+    /// The demo's settings (the `JSM_*` variables) or the real JSM site they name are
+    /// unusable: the problems, each with its own code.
+    #[error("{}", list(.0))]
+    Config(Vec<crate::config::Problem>),
+}
+
+/// One problem reads `location: message` (its code is the error's); several name their own.
+fn list(problems: &[crate::config::Problem]) -> String {
+    match problems {
+        [one] => format!("{}: {}", one.location, one.message),
+        _ => problems
+            .iter()
+            .map(|p| format!("{}: {} [{}]", p.location, p.message, p.code))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 impl CodedError for Error {
@@ -54,6 +70,11 @@ impl CodedError for Error {
             Self::NoForm { .. } => "gateway.portal.no_form",
             Self::Field(_) => "gateway.request.field",
             Self::Startup(_) => "gateway.startup",
+            // One problem keeps its own code; several are reported as one invalid set-up.
+            Self::Config(problems) => match problems.as_slice() {
+                [one] => one.code,
+                _ => "config.invalid",
+            },
         }
     }
 
@@ -81,6 +102,10 @@ impl CodedError for Error {
                 "fill in the required fields; only the fields the form shows are accepted"
             }
             Self::Startup(_) => "check the listen address is free and the configuration is valid",
+            Self::Config(problems) => match problems.as_slice() {
+                [one] => one.hint,
+                _ => "fix each problem listed",
+            },
         }
     }
 }

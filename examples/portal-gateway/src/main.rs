@@ -5,11 +5,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use jsm_sso_gateway::demo::{Demo, DemoOptions};
 
 /// The jsm-sso portal gateway.
 #[derive(Debug, Parser)]
-#[command(name = "portal-gateway", version)]
+#[command(name = "portal-gateway", version, after_help = jsm_sso_gateway::demo::ENV_HELP)]
 struct Args {
     /// The TOML configuration file (docs/gateway.md).
     #[arg(long, value_name = "FILE", required_unless_present = "demo")]
@@ -17,7 +16,8 @@ struct Args {
     /// Validate the configuration and exit.
     #[arg(long)]
     check: bool,
-    /// Run the embedded demo instead of a configuration.
+    /// Run the embedded demo instead of a configuration (JSM in memory, or the real site
+    /// JSM_BASE_URL names: see below).
     #[arg(long, conflicts_with = "config")]
     demo: bool,
     /// Where the demo listens.
@@ -42,16 +42,6 @@ fn main() -> ExitCode {
         if let Some(path) = &args.config {
             return jsm_sso_gateway::config::run(path, args.check).await;
         }
-        let options = DemoOptions {
-            listen: args.listen,
-            ..DemoOptions::default()
-        };
-        match Demo::serve(options).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("portal-gateway: {e}");
-                ExitCode::FAILURE
-            }
-        }
+        jsm_sso_gateway::demo::run("portal-gateway", args.listen).await
     })
 }

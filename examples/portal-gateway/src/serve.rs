@@ -264,6 +264,16 @@ fn jira_client(problems: &mut Problems, jsm: &toml::Table) -> Option<JiraClient>
         .ok()
 }
 
+/// The client a `[jsm]` table describes, or every problem with it: shared with the demo,
+/// which describes a real site from `JSM_*` variables the same way.
+pub(crate) fn jira_client_from(jsm: &toml::Table) -> Result<JiraClient, Vec<Problem>> {
+    let mut problems = Problems::default();
+    match jira_client(&mut problems, jsm) {
+        Some(client) if problems.0.is_empty() => Ok(client),
+        _ => Err(problems.0),
+    }
+}
+
 fn audit_privacy(problems: &mut Problems, table: Option<&toml::Value>) -> Option<Privacy> {
     let mut builder = Privacy::builder();
     let Some(table) = table.and_then(toml::Value::as_table) else {

@@ -249,6 +249,10 @@ impl Gateway {
             return response;
         }
         let result = self.inner.parts.broker.finish_login(&callback, None).await;
+        let decoded = match (&result, decoded) {
+            (Err(e), Some(params)) => Some(with_refused_token(params, e)),
+            (_, decoded) => decoded,
+        };
         self.outcome(result, decoded).await
     }
 }
@@ -435,6 +439,39 @@ fn describe_oidc(callback: &Callback) -> String {
         )
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The callback's description, followed by the refused ID token's decoded, UNVERIFIED
+/// header and claims when the OIDC crate kept them (never the access token).
+fn with_refused_token(params: String, error: &BrokerError) -> String {
+    match unverified_token(error) {
+        Some(dump) => format!("{params}\n\n{}", dump.to_text()),
+        None => params,
+    }
+}
+
+/// The OIDC error's token dump, found in the error's source chain. The broker keeps a
+/// protocol's error as the `cause` of [`BrokerError::Protocol`], outside `source()`.
+fn unverified_token(error: &BrokerError) -> Option<&jsm_sso_oidc::TokenDump> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    // A bound on the walk: a chain is a few errors long.
+    for _ in 0..16 {
+        let current = next?;
+        if let Some(dump) = current
+            .downcast_ref::<jsm_sso_oidc::Error>()
+            .and_then(jsm_sso_oidc::Error::unverified_token)
+        {
+            return Some(dump);
+        }
+        next = match current.downcast_ref::<BrokerError>() {
+            Some(BrokerError::Protocol { cause, .. }) => {
+                let cause: &(dyn std::error::Error + 'static) = cause.as_ref();
+                Some(cause)
+            }
+            _ => current.source(),
+        };
+    }
+    None
 }
 
 /// `GET BASE/oidc/callback/{idp}` (query response mode).

@@ -326,7 +326,7 @@ async fn browser_sign_in_request_denial_mfa_and_audit() {
     browser.click("#send").await;
     let done = browser.wait_for("id=\"request-key\"").await;
     browser.screenshot("saml-5-request-raised").await;
-    let requests = demo.jsm().requests();
+    let requests = demo.jsm().unwrap().requests();
     assert_eq!(requests.len(), 1);
     assert!(done.contains(&requests[0].issue_key));
     assert_eq!(requests[0].fields["summary"], "Laptop will not boot");
@@ -466,11 +466,12 @@ async fn browser_oidc_sign_in_at_oidc_provider() {
     assert!(!portals.contains("Billing"), "{portals}");
     assert!(
         demo.jsm()
+            .unwrap()
             .customers()
             .iter()
             .any(|(_, email)| email == "alice@example.com"),
         "alice is not a JSM customer: {:?}",
-        demo.jsm().customers()
+        demo.jsm().unwrap().customers()
     );
 
     // bob's email is unverified at the OP: the email-domain rule does not match him.
@@ -482,6 +483,7 @@ async fn browser_oidc_sign_in_at_oidc_provider() {
     assert!(
         !demo
             .jsm()
+            .unwrap()
             .customers()
             .iter()
             .any(|(_, email)| email == "bob@example.com"),

@@ -344,12 +344,12 @@ async fn saml_sign_in_lists_portals_and_raises_a_request_with_filled_fields() {
         .await;
     assert_eq!(r.status(), StatusCode::OK, "{}", code(&r));
     assert!(text(r).await.contains("HELP-"));
-    let requests = demo.jsm().requests();
+    let requests = demo.jsm().unwrap().requests();
     assert_eq!(requests.len(), 1);
     let raised = &requests[0];
     assert_eq!(raised.fields["summary"], "Printer on fire");
     assert_eq!(raised.fields["customfield_10050"], "acme.example");
-    let customers = demo.jsm().customers();
+    let customers = demo.jsm().unwrap().customers();
     let alice = customers
         .iter()
         .find(|(_, e)| e == "alice@acme.example")
@@ -404,7 +404,7 @@ async fn request_refusals_csrf_extra_field_no_session_wrong_portal() {
         (r.status(), code(&r)),
         (StatusCode::NOT_FOUND, "gateway.portal.no_form")
     );
-    assert!(demo.jsm().requests().is_empty());
+    assert!(demo.jsm().unwrap().requests().is_empty());
     // Without the session: pages redirect to sign-in, posts are refused.
     c.cookies.retain(|(n, _)| n != "jsm-sso");
     let r = c.get("/portals").await;
@@ -446,7 +446,7 @@ async fn rate_limit_refuses_the_second_request() {
         (r.status(), code(&r)),
         (StatusCode::TOO_MANY_REQUESTS, "broker.gate.rate_limited")
     );
-    assert_eq!(demo.jsm().requests().len(), 1);
+    assert_eq!(demo.jsm().unwrap().requests().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -465,7 +465,7 @@ async fn acs_refuses_a_callback_without_the_login_binding() {
         (r.status(), code(&r)),
         (StatusCode::FORBIDDEN, "gateway.login.binding")
     );
-    assert!(demo.jsm().customers().is_empty());
+    assert!(demo.jsm().unwrap().customers().is_empty());
     // The failure is on the troubleshooting list with the decoded response.
     let failure = &demo.gateway().failures()[0];
     assert_eq!(failure.code, "gateway.login.binding");
@@ -505,7 +505,10 @@ async fn denied_domain_sees_the_policys_reason() {
         "{body}"
     );
     assert!(c.cookie("jsm-sso").is_none());
-    assert!(demo.jsm().customers().is_empty(), "nothing provisioned");
+    assert!(
+        demo.jsm().unwrap().customers().is_empty(),
+        "nothing provisioned"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -97,7 +97,10 @@ mod tests {
             ("x-forwarded-for", "6.6.6.6"),
             ("x-forwarded-for", "198.51.100.1, 2001:db8::1"),
         ]);
-        assert_eq!(source(&h, Some(peer), true).ip.as_deref(), Some("2001:db8::1"));
+        assert_eq!(
+            source(&h, Some(peer), true).ip.as_deref(),
+            Some("2001:db8::1")
+        );
         // Garbage in the last entry: the peer.
         let h = headers(&[("x-forwarded-for", "1.2.3.4, not-an-ip")]);
         assert_eq!(source(&h, Some(peer), true).ip.as_deref(), Some("10.0.0.5"));

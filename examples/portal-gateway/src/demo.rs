@@ -607,7 +607,10 @@ impl Demo {
             .route("/oidc/authorize", get(oidc_authorize).post(oidc_pick))
             .route("/static/autosubmit.js", get(crate::pages::script))
             .with_state(idp_state);
-        let router = gateway.router();
+        // With the peer address, for the audit log's source.
+        let router = gateway
+            .router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let tasks = vec![
             tokio::spawn(async move {
                 let _ended = axum::serve(listener, router).await;

@@ -14,6 +14,7 @@ use jsm_sso_broker::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::client::Client;
 use crate::gateway::Failure;
 use crate::html::{csrf_field, esc, page};
 use crate::respond::{form_fields, html, message, see_other, with_cookies};
@@ -228,6 +229,7 @@ impl Gateway {
     async fn finish(
         &self,
         headers: &HeaderMap,
+        client: Client,
         callback: Callback,
         decoded: Option<String>,
     ) -> Response {
@@ -248,7 +250,12 @@ impl Gateway {
             }
             return response;
         }
-        let result = self.inner.parts.broker.finish_login(&callback, None).await;
+        let result = self
+            .inner
+            .parts
+            .broker
+            .finish_login(&callback, client.source())
+            .await;
         let decoded = match (&result, decoded) {
             (Err(e), Some(params)) => Some(with_refused_token(params, e)),
             (_, decoded) => decoded,
@@ -294,6 +301,7 @@ pub(crate) async fn login_page(
 /// `POST BASE/login`: discovery, then the redirect to the IdP.
 pub(crate) async fn login_submit(
     State(gw): State<Gateway>,
+    client: Client,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -325,6 +333,9 @@ pub(crate) async fn login_submit(
     let mut request = LoginRequest::new(hint).return_to(gw.url("/portals"));
     if let Some(portal) = portal {
         request = request.portal(portal.as_str());
+    }
+    if let Some(source) = client.source() {
+        request = request.source(source);
     }
     match gw.inner.parts.broker.begin_login(&request).await {
         Ok(Begin::Redirect { challenge, .. }) => {
@@ -404,6 +415,7 @@ pub(crate) fn post_form(gw: &Gateway, action: &str, fields: &[(String, String)])
 /// `POST BASE/saml/acs`.
 pub(crate) async fn saml_acs(
     State(gw): State<Gateway>,
+    client: Client,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -415,7 +427,7 @@ pub(crate) async fn saml_acs(
         }
     };
     let decoded = callback.get("SAMLResponse").map(decode_saml);
-    gw.finish(&headers, callback, decoded).await
+    gw.finish(&headers, client, callback, decoded).await
 }
 
 /// The SAML response as text for the troubleshooting page (at most 64 KiB).
@@ -478,23 +490,38 @@ fn unverified_token(error: &BrokerError) -> Option<&jsm_sso_oidc::TokenDump> {
 pub(crate) async fn oidc_callback_get(
     State(gw): State<Gateway>,
     Path(idp): Path<String>,
+    client: Client,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    oidc_callback(gw, idp, headers, query.unwrap_or_default().as_bytes()).await
+    oidc_callback(
+        gw,
+        idp,
+        client,
+        headers,
+        query.unwrap_or_default().as_bytes(),
+    )
+    .await
 }
 
 /// `POST BASE/oidc/callback/{idp}` (`form_post`).
 pub(crate) async fn oidc_callback_post(
     State(gw): State<Gateway>,
     Path(idp): Path<String>,
+    client: Client,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    oidc_callback(gw, idp, headers, &body).await
+    oidc_callback(gw, idp, client, headers, &body).await
 }
 
-async fn oidc_callback(gw: Gateway, idp: String, headers: HeaderMap, params: &[u8]) -> Response {
+async fn oidc_callback(
+    gw: Gateway,
+    idp: String,
+    client: Client,
+    headers: HeaderMap,
+    params: &[u8],
+) -> Response {
     let callback = match Callback::parse(params) {
         Ok(c) => c.arrived_for(idp.as_str()),
         Err(e) => {
@@ -503,7 +530,7 @@ async fn oidc_callback(gw: Gateway, idp: String, headers: HeaderMap, params: &[u
         }
     };
     let decoded = Some(describe_oidc(&callback));
-    gw.finish(&headers, callback, decoded).await
+    gw.finish(&headers, client, callback, decoded).await
 }
 
 /// `GET BASE/saml/metadata`.
@@ -611,6 +638,7 @@ pub(crate) async fn mfa_page(State(gw): State<Gateway>, headers: HeaderMap) -> R
 /// `POST BASE/mfa`.
 pub(crate) async fn mfa_submit(
     State(gw): State<Gateway>,
+    client: Client,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -628,7 +656,7 @@ pub(crate) async fn mfa_submit(
         .inner
         .parts
         .broker
-        .complete_mfa(&challenge, code.trim(), None)
+        .complete_mfa(&challenge, code.trim(), client.source())
         .await
     {
         Ok(LoginOutcome::SignedIn(signed_in)) => {

@@ -216,6 +216,8 @@ impl Browser {
             .collect();
         let response = request
             .header(reqwest::header::COOKIE, cookies.join("; "))
+            .header(reqwest::header::USER_AGENT, "jsm-sso-test")
+            .header("x-forwarded-for", "6.6.6.6")
             .send()
             .await
             .unwrap();
@@ -593,12 +595,24 @@ async fn sign_in_through_a_config_file(redis: Option<String>, manual: bool) {
         assert!(code.starts_with("saml.signature"), "{code}");
     }
 
-    // The audit log went to the configured directory.
+    // The audit log went to the configured directory, with where each sign-in came from
+    // (the TCP peer: this file does not set forwarded_for, so a forged header is ignored).
     let audit = s.dir.path().join("audit");
-    assert!(
-        std::fs::read_dir(&audit).unwrap().next().is_some(),
-        "no audit file"
-    );
+    let mut succeeded = Vec::new();
+    for entry in std::fs::read_dir(&audit).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines() {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            if record["event"]["kind"] == "signin.succeeded" {
+                succeeded.push(record["event"]["source"].clone());
+            }
+        }
+    }
+    assert!(!succeeded.is_empty(), "no signin.succeeded event");
+    for source in &succeeded {
+        assert_eq!(source["ip"], "127.0.0.1", "{source}");
+        assert_eq!(source["user_agent"], "jsm-sso-test", "{source}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -218,6 +218,15 @@ impl PolicyHandle {
         Ok(new)
     }
 
+    /// Puts an already compiled policy in force (for callers that check more than
+    /// compilation before a swap, such as a front end refusing a policy that needs a
+    /// second factor it lacks).
+    pub fn replace(&self, policy: CompiledPolicy) -> Arc<CompiledPolicy> {
+        let new = Arc::new(policy);
+        self.current.store(Arc::clone(&new));
+        new
+    }
+
     /// Evaluates with the policy in force.
     #[must_use]
     pub fn evaluate(&self, identity: &VerifiedIdentity) -> Evaluation {

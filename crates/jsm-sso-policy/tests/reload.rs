@@ -34,6 +34,10 @@ fn a_valid_policy_replaces_the_old_one() {
     assert_eq!(handle.current().origin(), "v2.toml");
     // A reader that took the old policy keeps a consistent view of it.
     assert_eq!(before.evaluate(&id("okta", "a@acme.com")).portals, ["2"]);
+    // A policy compiled (and checked) elsewhere replaces it as well.
+    let replaced = handle.replace(load_str(&text("7"), Format::Toml, "v3.toml").unwrap());
+    assert_eq!(handle.evaluate(&id("okta", "a@acme.com")).portals, ["7"]);
+    assert_eq!(replaced.hash(), handle.current().hash());
 }
 
 #[test]

@@ -592,6 +592,10 @@ pub async fn run(path: &std::path::Path, check: bool) -> std::process::ExitCode 
         "portal-gateway: serving {} on {}",
         file.server.base_url, built.listen
     );
+    if let Err(e) = built.reloader.audit_current().await {
+        eprintln!("portal-gateway: audit log: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     let router = built
         .gateway
         .router()
@@ -604,7 +608,47 @@ pub async fn run(path: &std::path::Path, check: bool) -> std::process::ExitCode 
                 std::process::ExitCode::FAILURE
             }
         },
+        () = reload_on_hangup(&built.reloader) => std::process::ExitCode::FAILURE,
         _ = tokio::signal::ctrl_c() => std::process::ExitCode::SUCCESS,
+    }
+}
+
+/// Re-reads the policy file on every `SIGHUP`; returns only if the signal cannot be
+/// watched (then the server stops rather than silently ignore reload requests).
+#[allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program reports reloads on its console"
+)]
+async fn reload_on_hangup(reloader: &crate::reload::PolicyReloader) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("portal-gateway: cannot watch SIGHUP: {e}");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            match reloader.reload().await {
+                Ok(crate::reload::Reloaded::Loaded { hash, rules }) => {
+                    println!("portal-gateway: policy reloaded ({rules} rules, {hash})");
+                }
+                Ok(crate::reload::Reloaded::Refused { code, message }) => {
+                    eprintln!(
+                        "portal-gateway: policy reload refused, keeping the old one: {code}: {message}"
+                    );
+                }
+                Err(e) => eprintln!("portal-gateway: policy reload: audit log: {e}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = reloader;
+        std::future::pending::<()>().await;
     }
 }
 #[cfg(test)]

@@ -402,14 +402,14 @@ impl Demo {
             .as_ref()
             .map(|e| e.domains.clone())
             .unwrap_or_default();
-        let policy = Arc::new(
+        let policy = Arc::new(jsm_sso_policy::PolicyHandle::new(
             jsm_sso_policy::load_str(
                 &policy_text(help, billing, &extra_domains),
                 jsm_sso_policy::Format::Toml,
                 "demo-policy.toml",
             )
             .map_err(startup("policy"))?,
-        );
+        ));
 
         let audit_dir = tempfile::tempdir().map_err(startup("audit directory"))?;
         let sink = Arc::new(FileSink::new(audit_dir.path(), FileSinkOptions::default()));

@@ -11,7 +11,7 @@ use jsm_sso_audit::{AuditLog, VerifyingKey};
 use jsm_sso_broker::Broker;
 use jsm_sso_core::StateStore;
 use jsm_sso_jira::JiraClient;
-use jsm_sso_policy::CompiledPolicy;
+use jsm_sso_policy::PolicyHandle;
 use jsm_sso_saml::ServiceProvider;
 use jsm_sso_scim::ScimService;
 
@@ -113,8 +113,9 @@ pub struct Parts {
     pub audit: AuditLog,
     /// The audit files, for the admin audit page.
     pub audit_files: Option<AuditFiles>,
-    /// The policy, for the troubleshooting page.
-    pub policy: Option<Arc<CompiledPolicy>>,
+    /// The policy in force (the broker decides with the same handle), for the
+    /// troubleshooting page.
+    pub policy: Option<Arc<PolicyHandle>>,
     /// The SAML service provider, for `BASE/saml/metadata`.
     pub saml_sp: Option<Arc<ServiceProvider>>,
     /// The certificates `BASE/saml/metadata` publishes (signing, encryption).

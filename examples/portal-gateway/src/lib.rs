@@ -31,6 +31,7 @@ pub mod factors;
 pub mod gateway;
 pub mod html;
 mod pages;
+pub mod reload;
 mod respond;
 pub mod security;
 pub mod serve;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,14 +30,18 @@ use jsm_sso_scim::{MemoryStore, ScimService};
 
 use crate::config::{File, Problem};
 use crate::gateway::{AdminSettings, AuditFiles, IdpButton, Parts, PortalForms, RequestForm};
+use crate::reload::PolicyReloader;
 use crate::security::origin_of;
 use crate::{Gateway, Settings};
+use jsm_sso_policy::PolicyHandle;
 
 /// A gateway built from a configuration file, and where it listens.
 #[derive(Debug)]
 pub struct Built {
     /// The gateway.
     pub gateway: Gateway,
+    /// Re-reads the policy file (on `SIGHUP`).
+    pub reloader: PolicyReloader,
     /// `server.listen`.
     pub listen: SocketAddr,
 }
@@ -683,7 +687,6 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
 
     // The policy.
     let policy = jsm_sso_policy::load_file(Path::new(&file.policy.file))
-        .map(Arc::new)
         .map_err(|e| problems.0.push(coded("policy.file", &e)))
         .ok();
     let declared: BTreeMap<String, String> = policy
@@ -1272,6 +1275,14 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
         )]);
     };
 
+    // One handle for the broker, SCIM and the admin pages, so a reload reaches all three.
+    let policy = Arc::new(PolicyHandle::new(policy));
+    let reloader = PolicyReloader::new(
+        policy.clone(),
+        PathBuf::from(&file.policy.file),
+        audit.clone(),
+        file.mfa.is_some(),
+    );
     let home = declared.keys().next().cloned();
     let mut directory = JsmDirectory::new(jira.clone());
     if let Some(home) = &home {
@@ -1378,5 +1389,9 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     parts.scim = scim;
     parts.redis = redis_store;
     let gateway = Gateway::new(parts).map_err(|e| vec![coded("gateway", &e)])?;
-    Ok(Built { gateway, listen })
+    Ok(Built {
+        gateway,
+        reloader,
+        listen,
+    })
 }

@@ -981,3 +981,132 @@ async fn mfa_factors_survive_a_restart_with_secrets_file() {
     let to = location(&acs);
     assert!(to.ends_with("/mfa") && !to.ends_with("/mfa/enrol"), "{to}");
 }
+
+/// The audit events of `kind` in the configured directory, in order.
+fn audit_events(dir: &Path, kind: &str) -> Vec<serde_json::Value> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .filter(|r| r["event"]["kind"] == kind)
+        .map(|r| r["event"].clone())
+        .collect()
+}
+
+/// `SIGHUP` re-reads the policy: a valid file takes effect at once, a broken one or one
+/// asking for a second factor without `[mfa]` is refused and the old policy stays; every
+/// outcome is audited.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_the_policy_or_keeps_the_old_one() {
+    let _already = rustls::crypto::ring::default_provider().install_default();
+    let s = setup().await;
+    let base = format!("http://127.0.0.1:{}", free_port());
+    let path = s.dir.path().join("gateway.toml");
+    std::fs::write(&path, config(&s, &base, "")).unwrap();
+    std::fs::write(s.dir.path().join("idp.xml"), metadata()).unwrap();
+    let policy_path = s.dir.path().join("policy.toml");
+    let original = std::fs::read_to_string(&policy_path).unwrap();
+    let gateway = start(&path, &[]).await;
+    let pid = gateway.0.id().to_string();
+    let audit = s.dir.path().join("audit");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut browser = Browser {
+        http,
+        base: base.clone(),
+        cookies: Vec::new(),
+    };
+    let acs = saml_sign_in(&mut browser, "alice@acme.example").await;
+    assert!(location(&acs).ends_with("/portals"), "{}", location(&acs));
+    assert_eq!(audit_events(&audit, "policy.loaded").len(), 1, "at start");
+
+    let hangup = |expect_loaded: usize, expect_refused: usize| {
+        let audit = audit.clone();
+        let pid = pid.clone();
+        async move {
+            let status = std::process::Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let loaded = audit_events(&audit, "policy.loaded").len();
+                let refused = audit_events(&audit, "policy.refused").len();
+                if loaded == expect_loaded && refused == expect_refused {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{loaded} loaded, {refused} refused"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+
+    // The rule now names another domain, and a second rule appears: alice matches none
+    // and is refused by the default after the reload.
+    let denying = format!(
+        "{}\n[[rule]]\nname = \"evil-closed\"\neffect = \"deny\"\nemail_domain = [\"evil.example\"]\n",
+        original.replace("[\"acme.example\"]", "[\"other.example\"]")
+    );
+    std::fs::write(&policy_path, &denying).unwrap();
+    hangup(2, 0).await;
+    let acs = saml_sign_in(&mut browser, "alice@acme.example").await;
+    assert_eq!(
+        acs.headers()["x-jsm-sso-error"].to_str().unwrap(),
+        "broker.policy.denied"
+    );
+    let loaded = audit_events(&audit, "policy.loaded");
+    assert_eq!(loaded[1]["details"]["rules"], 2);
+
+    // A broken file: refused, and the deny rule stays in force.
+    std::fs::write(&policy_path, "version = 1\n[[rule]\n").unwrap();
+    hangup(2, 1).await;
+    let refused = audit_events(&audit, "policy.refused");
+    assert_eq!(refused[0]["outcome"]["status"], "failure");
+    assert!(
+        refused[0]["outcome"]["code"]
+            .as_str()
+            .unwrap()
+            .starts_with("policy."),
+        "{}",
+        refused[0]
+    );
+    let acs = saml_sign_in(&mut browser, "alice@acme.example").await;
+    assert_eq!(
+        acs.headers()["x-jsm-sso-error"].to_str().unwrap(),
+        "broker.policy.denied"
+    );
+
+    // A second factor without [mfa]: refused with the start-time code.
+    std::fs::write(
+        &policy_path,
+        original.replace("portals = [", "require_mfa = true\nportals = ["),
+    )
+    .unwrap();
+    hangup(2, 2).await;
+    let refused = audit_events(&audit, "policy.refused");
+    assert_eq!(refused[1]["outcome"]["code"], "config.mfa.missing");
+
+    // The original again: alice is back in.
+    std::fs::write(&policy_path, &original).unwrap();
+    hangup(3, 2).await;
+    let acs = saml_sign_in(&mut browser, "alice@acme.example").await;
+    assert!(location(&acs).ends_with("/portals"), "{}", location(&acs));
+    drop(gateway);
+}

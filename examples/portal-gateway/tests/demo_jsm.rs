@@ -6,13 +6,17 @@
 //! codes: a portal the site does not have, a site that refuses the credentials, an
 //! unreachable site; and `portal-gateway --demo` with `JSM_BASE_URL` but no credentials (or
 //! half of them) exits 2 with the code on stderr, while full credentials print the site
-//! (never the token) in the banner.
+//! (never the token) in the banner. With `JSM_SSO_PRISM_URL` (Prism serving Atlassian's JSM
+//! spec, scripts/peers.d/prism.sh) the demo's start-up discovery also runs against it; Prism
+//! is stateless, so only the start is meaningful there. Without it that test prints a skip
+//! line and passes, unless `JSM_SSO_REQUIRE_PEERS=1`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "tests: a failed unwrap is a failed test"
+    clippy::print_stderr,
+    reason = "tests: a failed unwrap is a failed test; the skip line goes to stderr"
 )]
 
 use std::io::{BufRead as _, BufReader};
@@ -478,4 +482,41 @@ async fn the_banner_names_the_site_from_the_environment_and_never_the_token() {
         "{:?}",
         s.jsm.request_log()
     );
+}
+
+fn prism_url() -> Option<String> {
+    let required = std::env::var("JSM_SSO_REQUIRE_PEERS").is_ok_and(|v| v == "1");
+    match std::env::var("JSM_SSO_PRISM_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if required => panic!(
+            "JSM_SSO_PRISM_URL is not set but JSM_SSO_REQUIRE_PEERS=1; start Prism with \
+             scripts/peers.d/prism.sh (scripts/test.sh does)"
+        ),
+        _ => {
+            eprintln!(
+                "skip: JSM_SSO_PRISM_URL not set; the demo's discovery against Prism did not \
+                 run (set JSM_SSO_REQUIRE_PEERS=1 to make this a failure)"
+            );
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_starts_against_prism_serving_the_jsm_spec() {
+    let Some(url) = prism_url() else { return };
+    let _already = rustls::crypto::ring::default_provider().install_default();
+    // Prism validates every request against the spec: discovery sends only valid ones. Its
+    // paging never ends, which the demo's bounded scans must survive.
+    let demo = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        start(JsmSite::new(client(&url))),
+    )
+    .await
+    .expect("the start ends")
+    .unwrap();
+    let settings = demo.gateway().settings();
+    assert!(!settings.portals.is_empty());
+    assert!(settings.portals.len() <= 2);
+    assert!(demo.banner().contains(&format!("JSM: {url}")));
 }

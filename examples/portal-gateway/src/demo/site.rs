@@ -28,6 +28,12 @@ pub(super) const ORGANIZATIONS: [&str; 2] = ["Acme Corp", "Globex"];
 
 /// Request types offered per portal (the first ones whose required fields are all text).
 const FORMS_PER_PORTAL: usize = 3;
+/// Request types looked at per portal: the start stays short on a site with many, and ends
+/// on one whose paging never does.
+const REQUEST_TYPES_SCANNED: usize = 20;
+/// Organizations looked through for the policy's names (100 pages of 50), for the same
+/// reasons; past it nothing is created, so a name further on is never duplicated.
+const ORGANIZATIONS_SCANNED: usize = 5_000;
 
 /// A real JSM site for the demo instead of JSM in memory.
 #[derive(Debug, Clone)]
@@ -312,7 +318,10 @@ pub(super) async fn discover(site: &JsmSite) -> Result<Vec<Portal>, Error> {
 async fn forms(client: &JiraClient, desk: &str) -> Result<Vec<RequestForm>, jsm_sso_jira::Error> {
     let mut types = client.request_types(desk)?;
     let mut forms = Vec::new();
-    while forms.len() < FORMS_PER_PORTAL {
+    for _ in 0..REQUEST_TYPES_SCANNED {
+        if forms.len() == FORMS_PER_PORTAL {
+            break;
+        }
         let Some(rt) = types.next().await.transpose()? else {
             break;
         };
@@ -347,10 +356,20 @@ async fn forms(client: &JiraClient, desk: &str) -> Result<Vec<RequestForm>, jsm_
 }
 
 async fn ensure_organizations(client: &JiraClient) -> Result<(), jsm_sso_jira::Error> {
-    let existing = client.organizations().try_collect().await?;
-    for name in ORGANIZATIONS {
-        if !existing.iter().any(|o| o.name == name) {
-            client.create_organization(name).await?;
+    let mut missing: Vec<&str> = ORGANIZATIONS.to_vec();
+    let mut pager = client.organizations();
+    for _ in 0..ORGANIZATIONS_SCANNED {
+        if missing.is_empty() {
+            return Ok(());
+        }
+        match pager.next().await.transpose()? {
+            Some(org) => missing.retain(|name| *name != org.name),
+            None => {
+                for name in missing {
+                    client.create_organization(name).await?;
+                }
+                return Ok(());
+            }
         }
     }
     Ok(())

@@ -357,7 +357,8 @@ pub(crate) struct Troubleshoot {
 }
 
 /// `GET BASE/admin/troubleshoot`: the policy's explanation for an identity, and the failed
-/// sign-ins (code, hint, decoded SAML response or callback).
+/// sign-ins (code, hint, decoded SAML response, or the OIDC callback and the refused token's
+/// unverified claims).
 pub(crate) async fn troubleshoot(
     State(gw): State<Gateway>,
     headers: HeaderMap,

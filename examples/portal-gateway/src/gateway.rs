@@ -171,7 +171,8 @@ pub struct Failure {
     pub hint: &'static str,
     /// The error's text.
     pub detail: String,
-    /// The decoded SAML response, or the OIDC callback's parameters.
+    /// The decoded SAML response, or the OIDC callback's parameters with the refused ID
+    /// token's unverified header and claims.
     pub decoded: Option<String>,
 }
 

@@ -331,6 +331,16 @@ async fn browser_sign_in_request_denial_mfa_and_audit() {
     assert!(done.contains(&requests[0].issue_key));
     assert_eq!(requests[0].fields["summary"], "Laptop will not boot");
 
+    // Sign-out with SAML Single Logout: the POST redirects to the IdP's logout endpoint
+    // (allowed by the CSP's form-action), whose signed answer posts back to BASE/saml/slo.
+    browser.click("#sign-out").await;
+    browser
+        .wait_for("You are signed out here and at your sign-in provider.")
+        .await;
+    browser.screenshot("saml-6-signed-out").await;
+    browser.go(&format!("{}/portals", demo.url())).await;
+    browser.wait_for("id=\"email-form\"").await;
+
     // A denied domain sees the policy's reason.
     browser
         .sign_in(&demo, "mallory@evil.example", "denied")

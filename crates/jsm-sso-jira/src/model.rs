@@ -113,6 +113,61 @@ pub struct RequestType {
     /// The groups it is shown in.
     #[serde(default)]
     pub group_ids: Vec<String>,
+    /// The customer portal of its service desk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    pub portal_id: Option<String>,
+    /// Whether the caller may raise requests of this type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    pub can_create_request: Option<bool>,
+    /// The ITSM practice it belongs to (Cloud).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    pub practice: Option<String>,
+    /// Whether only some customers may use it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    pub restriction_status: Option<RestrictionStatus>,
+    /// Its icon.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    pub icon: Option<RequestTypeIcon>,
+}
+
+/// Whether a request type is open to every customer of its portal (`restrictionStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum RestrictionStatus {
+    /// Every customer of the portal may use it.
+    Open,
+    /// Only the customers and groups it names may use it.
+    Restricted,
+    /// A value newer than the spec this crate was built from (decoded, never sent).
+    #[serde(other)]
+    Unknown,
+}
+
+/// A request type's icon (`RequestTypeIconDTO`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct RequestTypeIcon {
+    /// The icon id.
+    pub id: String,
+    /// Its URLs by size.
+    #[serde(rename = "_links")]
+    pub links: RequestTypeIconLinks,
+}
+
+/// The URLs of a request type's icon (`RequestTypeIconLinkDTO`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct RequestTypeIconLinks {
+    /// Size (`16x16`, `24x24`, `32x32`, `48x48`) to URL.
+    pub icon_urls: std::collections::BTreeMap<String, String>,
 }
 
 /// A request type's fields (`CustomerRequestCreateMetaDTO`).

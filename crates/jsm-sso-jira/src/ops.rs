@@ -624,6 +624,30 @@ impl JiraClient {
         ))
     }
 
+    /// One request type of a service desk (`GET
+    /// /rest/servicedeskapi/servicedesk/{serviceDeskId}/requesttype/{requestTypeId}`): its
+    /// name, description and help text as the portal shows them. `desk` may be the desk id
+    /// or its project key, as the API allows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown desk or request type (or one the caller may not
+    /// see); [`Error::InvalidArgument`] for an empty desk id or a request type id that is
+    /// not a positive number.
+    pub async fn request_type(&self, desk: &str, request_type: &str) -> Result<RequestType, Error> {
+        let call = Call::new(
+            "get request type",
+            Method::GET,
+            Self::sd([
+                "servicedesk".to_owned(),
+                service_desk_id(desk)?,
+                "requesttype".to_owned(),
+                request_type_id(request_type)?,
+            ]),
+        );
+        self.json(&call).await
+    }
+
     /// The fields of a request type (what `requestFieldValues` may hold).
     ///
     /// # Errors

@@ -234,6 +234,8 @@ async fn every_operation_passes_request_validation() {
         "list request types",
         first!(c.request_types("10").unwrap())
     );
+    let request_type = op!(ran, "get request type", c.request_type("10", "25"));
+    assert!(!request_type.name.is_empty(), "{request_type:?}");
     let fields = op!(
         ran,
         "get request type fields",
@@ -272,7 +274,7 @@ async fn every_operation_passes_request_validation() {
         c.delete_user_property(account, "jsm-sso.fields")
     );
 
-    assert_eq!(ran.len(), 32, "{ran:?}");
+    assert_eq!(ran.len(), 33, "{ran:?}");
     let seen = recording.seen.lock().unwrap().clone();
     assert!(seen.len() >= ran.len());
     let mut response_faults = 0;

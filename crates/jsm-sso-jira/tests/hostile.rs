@@ -94,6 +94,7 @@ proptest! {
                 c.organizations().try_collect().await.err(),
                 c.search_users("x").try_collect().await.err(),
                 c.request_type_fields("1", "2").await.err(),
+                c.request_type("1", "2").await.err(),
                 c.user_property("qm:1", "k").await.err(),
             ]
         });

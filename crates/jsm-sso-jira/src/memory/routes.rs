@@ -496,16 +496,14 @@ fn service_desk(
             let values = desk
                 .request_types
                 .iter()
-                .map(|rt| {
-                    json!({
-                        "id": rt.id, "name": rt.name, "description": "", "helpText": "",
-                        "serviceDeskId": desk_id, "issueTypeId": "10001", "groupIds": [],
-                        "_links": {}
-                    })
-                })
+                .map(|rt| request_type_json(desk_id, rt))
                 .collect();
             page(q, values)
         }
+        ("GET", ["requesttype", rt]) => match desk.request_types.iter().find(|r| r.id == *rt) {
+            Some(rt) => ok(&request_type_json(desk_id, rt)),
+            None => sd_error(404, "The request type does not exist."),
+        },
         ("GET", ["requesttype", rt, "field"]) => {
             let Some(rt) = desk.request_types.iter().find(|r| r.id == *rt) else {
                 return sd_error(404, "The request type does not exist.");
@@ -529,6 +527,17 @@ fn service_desk(
         }
         _ => sd_error(404, "not found"),
     }
+}
+
+/// A `RequestTypeDTO`, as the listing and the single look-up answer it.
+fn request_type_json(desk_id: &str, rt: &super::RequestTypeRec) -> Value {
+    json!({
+        "_expands": [],
+        "id": rt.id, "name": rt.name, "description": "", "helpText": "",
+        "issueTypeId": "10001", "serviceDeskId": desk_id, "portalId": desk_id,
+        "groupIds": [], "canCreateRequest": true, "restrictionStatus": "OPEN",
+        "_links": {}
+    })
 }
 
 fn create_request(s: &mut State, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {

@@ -1224,7 +1224,7 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
                     ));
                 }
             }
-            let mut name = rt.id.clone();
+            let mut name = format!("Request type {}", rt.id);
             if let Some(jira) = &jira {
                 match jira.request_type_fields(&portal.id, &rt.id).await {
                     Ok(fields) => {
@@ -1243,7 +1243,12 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
                                 "add the field to show or to fill",
                             ));
                         }
-                        name = format!("Request type {}", rt.id);
+                        // The name the portal list shows (the fallback above stays only when Jira gives none).
+                        match jira.request_type(&portal.id, &rt.id).await {
+                            Ok(found) if !found.name.trim().is_empty() => name = found.name,
+                            Ok(_) => {}
+                            Err(e) => problems.0.push(coded(&at, &e)),
+                        }
                     }
                     Err(e) => problems.0.push(coded(&at, &e)),
                 }

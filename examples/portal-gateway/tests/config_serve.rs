@@ -464,6 +464,13 @@ async fn sign_in_through_a_config_file(redis: Option<String>, manual: bool) {
         portals.contains("id=\"portals\"") && portals.contains("Help Center"),
         "{portals}"
     );
+    assert!(
+        portals.contains(&format!(
+            "id=\"raise-{}-{}\">Get IT help</a>",
+            s.desk, s.request_type
+        )),
+        "the request type's name from JSM: {portals}"
+    );
     let form_path = format!("/portals/{}/request/{}", s.desk, s.request_type);
     let form = browser.get(&form_path).await.text().await.unwrap();
     assert!(form.contains("id=\"f-summary\""), "{form}");

@@ -32,12 +32,19 @@
 //! keys (`maxmemory-policy noeviction`, or no `maxmemory`): [`RedisStoreBuilder::connect`]
 //! checks both. Keys are `<prefix>replay:<key>` and `<prefix>state:<key>`, each with a
 //! time-to-live, so the server cleans up by itself.
+//!
+//! [`RedisFactorStore`] keeps enrolled second factors (sealed TOTP secrets, never clear
+//! ones) under `<prefix>mfa:factor:<account>` with no time-to-live, so a customer enrolled
+//! on one instance is asked for a code on every other (the broker's `FactorStore` with its
+//! `redis` feature).
 #![forbid(unsafe_code)]
 
 mod error;
+mod factors;
 mod store;
 
 pub use error::Error;
+pub use factors::{FactorError, RedisFactorStore, SealedFactor};
 pub use jsm_sso_core::CodedError;
 pub use store::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_VALUE_LEN, DEFAULT_OPERATION_TIMEOUT, DEFAULT_PREFIX,

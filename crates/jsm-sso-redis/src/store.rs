@@ -229,6 +229,11 @@ impl RedisStore {
         &self.inner.prefix
     }
 
+    /// The largest value [`StateStore::put`] takes, in bytes.
+    pub(crate) fn max_value_len(&self) -> usize {
+        self.inner.max_value_len
+    }
+
     /// Asks the server whether it answers (`PING`), for health checks.
     ///
     /// # Errors
@@ -287,7 +292,7 @@ impl RedisStore {
     }
 
     /// Runs one command with the operation timeout; every failure is a backend error.
-    async fn run<T: redis::FromRedisValue>(
+    pub(crate) async fn run<T: redis::FromRedisValue>(
         &self,
         op: &'static str,
         cmd: &redis::Cmd,
@@ -303,7 +308,7 @@ impl RedisStore {
         }
     }
 
-    fn key(&self, space: &str, key: &str) -> Result<String, StoreError> {
+    pub(crate) fn key(&self, space: &str, key: &str) -> Result<String, StoreError> {
         if key.is_empty() || key.len() > MAX_KEY_LEN {
             return Err(StoreError::KeyInvalid {
                 len: key.len(),

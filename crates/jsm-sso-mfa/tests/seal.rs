@@ -178,7 +178,7 @@ fn every_tamper_is_detected() {
     }
     // Not canonical base64 (trailing bits set): malformed, not tampered. Built from a byte
     // count that leaves padding bits in the last character, whose lowest bit is then set.
-    let short = if raw.len() % 3 == 0 {
+    let short = if raw.len().is_multiple_of(3) {
         &raw[..raw.len() - 1]
     } else {
         &raw[..]

@@ -37,6 +37,7 @@ pub use load::{
     ALWAYS_CHECKED_WARNING, MAX_DIAGNOSTICS, MAX_LIST_LEN, MAX_POLICY_BYTES, MAX_RULES,
 };
 pub use name::Name;
+pub use template::{Missing, Template, TemplateError, TemplateValues};
 pub use troubleshoot::{MembershipPlan, Memberships, Target, WhyNot};
 
 /// The JSON Schema (draft 2020-12) of the policy format, pretty-printed, for editor

@@ -13,7 +13,7 @@ use crate::located::{Located, SpanMode, line_column};
 use crate::model::{DefaultEffect, PolicyFile, RuleEffect, RuleSpec, Strings};
 use crate::name::Name;
 use crate::pattern::ValuePattern;
-use crate::template::Template;
+use crate::template::{Template, TemplateError};
 use crate::{Format, check};
 
 /// The largest policy text accepted, in bytes.
@@ -582,7 +582,7 @@ fn compile_rule(
                     }
                     match Template::parse(&value.value) {
                         Ok(t) => fields.push((field.as_str().into(), t)),
-                        Err((problem, message)) => {
+                        Err(TemplateError { problem, message }) => {
                             ctx.error(
                                 problem,
                                 value.span.as_ref(),

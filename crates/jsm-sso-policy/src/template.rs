@@ -1,11 +1,82 @@
 //! Field value templates: literal text with `{source}` placeholders.
 //!
 //! Sources: `attr.NAME` (the attribute's values, joined with ", "), `email`, `email.domain`,
-//! `email.local`, `idp`, `subject`. `{{` and `}}` are literal braces.
+//! `email.local`, `idp`, `subject`. `{{` and `}}` are literal braces. A template is rendered
+//! in one pass, so a value that itself contains `{...}` is never expanded again.
+//!
+//! The policy renders over a [`VerifiedIdentity`]; a front end can render the same syntax
+//! over what it keeps of a sign-in (a session) by implementing [`TemplateValues`].
 
-use jsm_sso_core::VerifiedIdentity;
+use jsm_sso_core::{CodedError, VerifiedIdentity};
 
 use crate::error::Problem;
+
+/// What a [`Template`] reads its placeholders from.
+pub trait TemplateValues {
+    /// The email, if known (`{email}`).
+    fn email(&self) -> Option<&str>;
+    /// The email's domain (`{email.domain}`); by default the text after the last `@`.
+    fn email_domain(&self) -> Option<&str> {
+        self.email()
+            .and_then(|e| e.rsplit_once('@'))
+            .map(|(_, d)| d)
+    }
+    /// The email's local part (`{email.local}`); by default the text before the last `@`.
+    fn email_local(&self) -> Option<&str> {
+        self.email()
+            .and_then(|e| e.rsplit_once('@'))
+            .map(|(l, _)| l)
+    }
+    /// The IdP id (`{idp}`).
+    fn idp(&self) -> &str;
+    /// The subject, NameID or `sub` (`{subject}`).
+    fn subject(&self) -> &str;
+    /// An attribute's values (`{attr.NAME}`); empty when not sent.
+    fn attribute(&self, name: &str) -> &[String];
+}
+
+impl TemplateValues for VerifiedIdentity {
+    fn email(&self) -> Option<&str> {
+        self.email.as_ref().map(|e| e.as_str())
+    }
+    // The normalised (ASCII) domain, as the policy's domain rules compare it.
+    fn email_domain(&self) -> Option<&str> {
+        self.email.as_ref().map(|e| e.domain())
+    }
+    fn email_local(&self) -> Option<&str> {
+        self.email.as_ref().map(|e| e.local_part())
+    }
+    fn idp(&self) -> &str {
+        self.idp.as_str()
+    }
+    fn subject(&self) -> &str {
+        &self.subject.value
+    }
+    fn attribute(&self, name: &str) -> &[String] {
+        VerifiedIdentity::attribute(self, name)
+    }
+}
+
+/// A template that does not parse: `policy.template.syntax` (unbalanced braces, an empty
+/// placeholder) or `policy.template.source` (an unknown source, `{attr.}`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TemplateError {
+    /// Which rule it breaks.
+    pub problem: Problem,
+    /// What is wrong, quoting the template.
+    pub message: String,
+}
+
+impl CodedError for TemplateError {
+    fn code(&self) -> &'static str {
+        self.problem.code()
+    }
+
+    fn hint(&self) -> &'static str {
+        "use {attr.NAME}, {email}, {email.domain}, {email.local}, {idp} or {subject}; write {{ and }} for braces"
+    }
+}
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,20 +97,44 @@ pub(crate) enum Part {
     Subject,
 }
 
-/// A parsed template.
+/// A parsed field template.
+///
+/// ```
+/// use jsm_sso_policy::{Template, TemplateValues};
+///
+/// struct Values;
+/// impl TemplateValues for Values {
+///     fn email(&self) -> Option<&str> { Some("ann@acme.example") }
+///     fn idp(&self) -> &str { "okta" }
+///     fn subject(&self) -> &str { "u-1" }
+///     fn attribute(&self, name: &str) -> &[String] { &[] }
+/// }
+/// let t = Template::parse("{email.local} at {email.domain} via {idp}")?;
+/// assert_eq!(t.render(&Values).unwrap(), "ann at acme.example via okta");
+/// assert!(Template::parse("{attr.team}")?.render(&Values).is_err());
+/// # Ok::<(), jsm_sso_policy::TemplateError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Template {
+pub struct Template {
     source: Box<str>,
     parts: Box<[Part]>,
 }
 
-/// Why a template could not be filled in for an identity.
+/// Why a template could not be filled in: the source it lacks (`email`, `attribute "x"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Missing(pub(crate) String);
+pub struct Missing(pub String);
 
 impl Template {
     /// Parses a template as written in the policy.
-    pub(crate) fn parse(source: &str) -> Result<Self, (Problem, String)> {
+    ///
+    /// # Errors
+    ///
+    /// [`TemplateError`] naming the rule the text breaks.
+    pub fn parse(source: &str) -> Result<Self, TemplateError> {
+        Self::parse_parts(source).map_err(|(problem, message)| TemplateError { problem, message })
+    }
+
+    fn parse_parts(source: &str) -> Result<Self, (Problem, String)> {
         let mut parts = Vec::new();
         let mut text = String::new();
         let mut chars = source.chars().peekable();
@@ -95,44 +190,46 @@ impl Template {
     }
 
     /// The template as written.
-    pub(crate) fn source(&self) -> &str {
+    #[must_use]
+    pub fn source(&self) -> &str {
         &self.source
     }
 
     /// The attribute names this template reads.
-    pub(crate) fn attributes(&self) -> impl Iterator<Item = &str> {
+    pub fn attributes(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
             Part::Attr(name) => Some(&**name),
             _ => None,
         })
     }
 
-    /// Fills the template in, or says which source the identity lacks.
-    pub(crate) fn render(&self, identity: &VerifiedIdentity) -> Result<String, Missing> {
+    /// Fills the template in, or says which source `values` lacks.
+    ///
+    /// # Errors
+    ///
+    /// [`Missing`]: an attribute that was not sent, or no email.
+    pub fn render(&self, values: &impl TemplateValues) -> Result<String, Missing> {
         let mut out = String::new();
         for part in &*self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
                 Part::Attr(name) => {
-                    let values = identity.attribute(name);
-                    if values.is_empty() {
+                    let found = values.attribute(name);
+                    if found.is_empty() {
                         return Err(Missing(format!("attribute {name:?}")));
                     }
-                    out.push_str(&values.join(", "));
+                    out.push_str(&found.join(", "));
                 }
                 Part::Email | Part::EmailDomain | Part::EmailLocal => {
-                    let email = identity
-                        .email
-                        .as_ref()
-                        .ok_or_else(|| Missing("email".into()))?;
-                    out.push_str(match part {
-                        Part::EmailDomain => email.domain(),
-                        Part::EmailLocal => email.local_part(),
-                        _ => email.as_str(),
-                    });
+                    let value = match part {
+                        Part::EmailDomain => values.email_domain(),
+                        Part::EmailLocal => values.email_local(),
+                        _ => values.email(),
+                    };
+                    out.push_str(value.ok_or_else(|| Missing("email".into()))?);
                 }
-                Part::Idp => out.push_str(identity.idp.as_str()),
-                Part::Subject => out.push_str(&identity.subject.value),
+                Part::Idp => out.push_str(values.idp()),
+                Part::Subject => out.push_str(values.subject()),
             }
         }
         Ok(out)
@@ -228,7 +325,7 @@ mod tests {
 
     #[test]
     fn template_errors() {
-        let code = |s: &str| Template::parse(s).unwrap_err().0.code();
+        let code = |s: &str| Template::parse(s).unwrap_err().code();
         assert_eq!(code("{attr.department"), "policy.template.syntax");
         assert_eq!(code("dept}"), "policy.template.syntax");
         assert_eq!(code("{}"), "policy.template.syntax");

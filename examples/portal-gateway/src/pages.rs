@@ -207,9 +207,7 @@ pub(crate) async fn portals(State(gw): State<Gateway>, headers: HeaderMap) -> Re
 /// customer's IdP did not send. Templates were checked at start, so one that does not parse
 /// (only possible for `Settings` built in code) fills nothing rather than its own text.
 fn fill_value(template: &str, session: &Session) -> Option<String> {
-    crate::template::Template::parse(template)
-        .ok()
-        .and_then(|t| t.render(session))
+    crate::template::fill(template, session)
 }
 
 async fn fields_of(

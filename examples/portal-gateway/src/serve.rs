@@ -450,7 +450,7 @@ fn session_claims(portals: &[PortalForms], admin: Option<&crate::config::Admin>)
         .iter()
         .flat_map(|p| &p.request_types)
         .flat_map(|rt| rt.fill.values())
-        .filter_map(|t| crate::template::Template::parse(t).ok());
+        .filter_map(|t| jsm_sso_policy::Template::parse(t).ok());
     for template in templates {
         for name in template.attributes() {
             claims = claims.attribute(name);
@@ -1215,11 +1215,11 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
         for (j, rt) in portal.request_type.iter().enumerate() {
             let at = format!("portal[{i}].request_type[{j}]");
             for (field, template) in &rt.fill {
-                if let Err(message) = crate::template::Template::parse(template) {
+                if let Err(error) = jsm_sso_policy::Template::parse(template) {
                     problems.0.push(problem(
                         "config.value.invalid",
                         &format!("{at}.fill.{field}"),
-                        message,
+                        format!("{error} ({})", error.code()),
                         "use {email}, {email.domain}, {email.local}, {idp}, {subject} or {attr.NAME}",
                     ));
                 }

@@ -915,8 +915,8 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     // The second factor.
     let mut totp = None;
     if let Some(mfa) = &file.mfa {
-        // Where sealed factors live: a file on a single instance. A fleet needs them in
-        // Redis, which this build does not do yet: refused rather than kept per instance.
+        // Where sealed factors live: with [redis] in Redis, shared by the fleet (a file per
+        // instance would let a customer enrol again on each); else a file on one instance.
         let factors: Option<Arc<dyn jsm_sso_broker::totp::FactorStore>> = match (
             string(mfa, "secrets_file"),
             &file.redis,
@@ -925,20 +925,16 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
                 problems.0.push(problem(
                     "config.key.conflict",
                     "mfa.secrets_file",
-                    "with [redis], TOTP factors are kept in Redis, not in a file".into(),
-                    "remove secrets_file",
+                    "with [redis], TOTP factors are kept in Redis (key_prefix + mfa:factor:), shared by every instance, not in a file".into(),
+                    "remove secrets_file from [mfa] (to keep one instance's enrolments, run it without [redis])",
                 ));
                 None
             }
-            (None, Some(_)) => {
-                problems.0.push(problem(
-                        "config.value.invalid",
-                        "mfa",
-                        "TOTP factors in Redis (a fleet's [mfa]) are not built into portal-gateway yet".into(),
-                        "run one instance with secrets_file, or embed jsm_sso_gateway with a shared FactorStore",
-                    ));
-                None
-            }
+            // A [redis] that did not connect is reported already.
+            (None, Some(_)) => redis_store.as_deref().map(|store| {
+                Arc::new(jsm_sso_redis::RedisFactorStore::new(store))
+                    as Arc<dyn jsm_sso_broker::totp::FactorStore>
+            }),
             (Some(path), None) => crate::factors::FileFactorStore::open(Path::new(path))
                 .map(|s| Arc::new(s) as Arc<dyn jsm_sso_broker::totp::FactorStore>)
                 .map_err(|e| problems.0.push(coded("mfa.secrets_file", &e)))

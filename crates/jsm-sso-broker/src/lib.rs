@@ -22,6 +22,8 @@
 //!
 //! - `jira` (default): `RequestDesk` for `jsm_sso_jira::JiraClient` and `jira::PropertyLedger`.
 //! - `totp` (default): `totp::TotpFactor`, TOTP through `jsm-sso-mfa`.
+//! - `redis`: `totp::FactorStore` for `jsm_sso_redis::RedisFactorStore`, so a fleet shares
+//!   enrolled factors through Redis (implies `totp`).
 #![forbid(unsafe_code)]
 
 pub mod broker;

@@ -15,6 +15,9 @@ use crate::error::BoxedError;
 use crate::idp::Seams;
 use crate::mfa::{Enrolment, MfaAccount, MfaVerdict, SecondFactor};
 
+#[cfg(feature = "redis")]
+mod redis;
+
 /// A stored factor: sealed text only, never a clear secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -26,6 +29,9 @@ pub enum StoredFactor {
 }
 
 /// Where sealed factors are kept, per account key ([`MfaAccount::key`]).
+///
+/// Implementations: [`MemoryFactorStore`] (one process), and with the `redis` feature
+/// `jsm_sso_redis::RedisFactorStore` (a fleet sharing one Redis).
 #[async_trait]
 pub trait FactorStore: Send + Sync {
     /// The stored factor of an account.

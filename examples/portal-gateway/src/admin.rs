@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
-use jsm_sso_audit::{Details, EventKind, Query as AuditQuery};
+use jsm_sso_audit::{Details, EventKind, Found, Query as AuditQuery, SinkError};
 use jsm_sso_broker::Session;
 use jsm_sso_core::directory::CustomerId;
 use jsm_sso_core::identity::{Protocol, Subject};
@@ -81,6 +81,62 @@ pub(crate) async fn index(State(gw): State<Gateway>, headers: HeaderMap) -> Resp
     }
 }
 
+/// Events matching `query`, from the audit files, else the audit table.
+async fn stored_events(gw: &Gateway, query: &AuditQuery) -> Result<Vec<Found>, SinkError> {
+    let parts = &gw.inner.parts;
+    match (&parts.audit_files, &parts.audit_table) {
+        (Some(files), _) => files.sink.query(query).await,
+        (None, Some(table)) => table.sink.query(query).await,
+        (None, None) => Err(SinkError::Unavailable("no audit files or table".into())),
+    }
+}
+
+/// The verdict on the hash chain and signatures of the log the audit page reads.
+async fn chain_status(gw: &Gateway) -> String {
+    let parts = &gw.inner.parts;
+    let (verdict, place) = match (&parts.audit_files, &parts.audit_table) {
+        (Some(files), _) => match files.sink.verify(Some(files.key.clone())).await {
+            Ok(Ok(report)) => (Ok(Ok(report)), String::new()),
+            Ok(Err((path, e))) => (Ok(Err(e)), format!(" in {}", path.display())),
+            Err(e) => (Err(e), String::new()),
+        },
+        (None, Some(table)) => (
+            table.sink.verify(Some(&table.key)).await,
+            " in the PostgreSQL table".to_owned(),
+        ),
+        (None, None) => return String::new(),
+    };
+    match verdict {
+        Ok(Ok(report)) => format!(
+            "<p class=\"ok\" id=\"chain\">Hash chain intact: {} records ({} events), signatures {}, head <code>{}</code>.</p>",
+            report.count,
+            report.events,
+            if report.signatures_checked {
+                "verified"
+            } else {
+                "not checked"
+            },
+            esc(&report.head.to_string())
+        ),
+        // A live log has no closing checkpoint yet: every record up to the last one is
+        // chained and signed, which verification reports as "truncated" for an open log.
+        Ok(Err(e)) if jsm_sso_core::CodedError::code(&e) == "audit.verify.truncated" => format!(
+            "<p class=\"ok\" id=\"chain\">Hash chain intact up to the latest record; the log is open (no closing checkpoint yet{}).</p>",
+            esc(&place)
+        ),
+        Ok(Err(e)) => format!(
+            "<p class=\"bad\" id=\"chain\">Hash chain BROKEN{}: {} ({})</p>",
+            esc(&place),
+            esc(&e.to_string()),
+            esc(jsm_sso_core::CodedError::code(&e))
+        ),
+        Err(e) => format!(
+            "<p class=\"bad\" id=\"chain\">Cannot read the log: {}</p>",
+            esc(&e.to_string())
+        ),
+    }
+}
+
 fn time_text(at: SystemTime) -> String {
     jsm_sso_audit::Timestamp::from_system_time(at).to_string()
 }
@@ -92,19 +148,19 @@ pub(crate) async fn customers(State(gw): State<Gateway>, headers: HeaderMap) -> 
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Some(files) = &gw.inner.parts.audit_files else {
+    if gw.inner.parts.audit_files.is_none() && gw.inner.parts.audit_table.is_none() {
         return admin_page(
             &gw,
             &session,
             "Customers",
-            "<p>The audit log is not kept in files.</p>",
+            "<p>The audit log is not kept in files or a table this gateway reads.</p>",
         );
-    };
+    }
     let _flushed = gw.inner.parts.audit.flush().await;
     let query = AuditQuery::new()
         .kind(EventKind::SigninSucceeded)
         .kind(EventKind::MfaEnrolled);
-    let found = match files.sink.query(&query).await {
+    let found = match stored_events(&gw, &query).await {
         Ok(f) => f,
         Err(e) => {
             return message(
@@ -226,14 +282,14 @@ pub(crate) async fn audit(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Some(files) = &gw.inner.parts.audit_files else {
+    if gw.inner.parts.audit_files.is_none() && gw.inner.parts.audit_table.is_none() {
         return admin_page(
             &gw,
             &session,
             "Audit log",
-            "<p>The audit log is not kept in files.</p>",
+            "<p>The audit log is not kept in files or a table this gateway reads.</p>",
         );
-    };
+    }
     let _flushed = gw.inner.parts.audit.flush().await;
     let mut query = AuditQuery::new();
     let kind = filter.kind.as_deref().filter(|k| !k.is_empty());
@@ -258,38 +314,8 @@ pub(crate) async fn audit(
         Some("failure") => query = query.success(false),
         _ => {}
     }
-    let chain = match files.sink.verify(Some(files.key.clone())).await {
-        Ok(Ok(report)) => format!(
-            "<p class=\"ok\" id=\"chain\">Hash chain intact: {} records ({} events), signatures {}, head <code>{}</code>.</p>",
-            report.count,
-            report.events,
-            if report.signatures_checked {
-                "verified"
-            } else {
-                "not checked"
-            },
-            esc(&report.head.to_string())
-        ),
-        // A live log has no closing checkpoint yet: every record up to the last one is
-        // chained and signed, which verification reports as "truncated" for an open file.
-        Ok(Err((path, e))) if jsm_sso_core::CodedError::code(&e) == "audit.verify.truncated" => {
-            format!(
-                "<p class=\"ok\" id=\"chain\">Hash chain intact up to the latest record; the log is open (no closing checkpoint yet in {}).</p>",
-                esc(&path.display().to_string())
-            )
-        }
-        Ok(Err((path, e))) => format!(
-            "<p class=\"bad\" id=\"chain\">Hash chain BROKEN in {}: {} ({})</p>",
-            esc(&path.display().to_string()),
-            esc(&e.to_string()),
-            esc(jsm_sso_core::CodedError::code(&e))
-        ),
-        Err(e) => format!(
-            "<p class=\"bad\" id=\"chain\">Cannot read the log: {}</p>",
-            esc(&e.to_string())
-        ),
-    };
-    let found = match files.sink.query(&query).await {
+    let chain = chain_status(&gw).await;
+    let found = match stored_events(&gw, &query).await {
         Ok(f) => f,
         Err(e) => {
             return message(

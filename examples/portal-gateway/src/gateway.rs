@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use axum::Router;
 use axum::routing::{any, get, post};
-use jsm_sso_audit::sink::FileSink;
+use jsm_sso_audit::sink::{FileSink, PostgresSink};
 use jsm_sso_audit::{AuditLog, VerifyingKey};
 use jsm_sso_broker::Broker;
 use jsm_sso_core::StateStore;
@@ -99,6 +99,16 @@ pub struct AuditFiles {
     pub key: VerifyingKey,
 }
 
+/// The PostgreSQL audit table the admin pages read and verify (`[audit]
+/// postgres_url_env`), when the log is kept there without a directory or besides one.
+#[derive(Debug, Clone)]
+pub struct AuditTable {
+    /// The table sink the log writes to.
+    pub sink: Arc<PostgresSink>,
+    /// The key that verifies its signatures.
+    pub key: VerifyingKey,
+}
+
 /// Everything the gateway runs on.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -113,6 +123,8 @@ pub struct Parts {
     pub audit: AuditLog,
     /// The audit files, for the admin audit page.
     pub audit_files: Option<AuditFiles>,
+    /// The audit table, read by the admin pages when there are no audit files.
+    pub audit_table: Option<AuditTable>,
     /// The policy in force (the broker decides with the same handle), for the
     /// troubleshooting page.
     pub policy: Option<Arc<PolicyHandle>>,
@@ -147,6 +159,7 @@ impl Parts {
             jira,
             audit,
             audit_files: None,
+            audit_table: None,
             policy: None,
             saml_sp: None,
             saml_certificates: jsm_sso_saml::SpCertificates::default(),

@@ -10,8 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use jsm_sso_audit::sink::{FileSink, FileSinkOptions};
-use jsm_sso_audit::{AuditLog, FieldRule, PersonalField, Privacy, SigningKey};
 use jsm_sso_broker::gate::RateLimit;
 use jsm_sso_broker::jira::PropertyLedger;
 use jsm_sso_broker::scim::ScimProvisioning;
@@ -23,17 +21,20 @@ use jsm_sso_core::memory::{MemoryReplayCache, MemoryStateStore};
 use jsm_sso_core::{AccessPolicy, Clock, CodedError, HttpClient, ReplayCache, Secret, StateStore};
 use jsm_sso_jira::{Auth, JiraClient, JsmDirectory, Site};
 use jsm_sso_mfa::{Sealer, SealingKey};
-use jsm_sso_oidc::{ProviderConfig, ProviderMetadata, ResponseMode};
+use jsm_sso_oidc::{ProviderConfig, ResponseMode};
 use jsm_sso_saml::MetadataOptions;
 use jsm_sso_saml::{AttributeProfile, ServiceProvider, ServiceProviderConfig};
 use jsm_sso_scim::{MemoryStore, ScimService};
 
 use crate::config::{File, Problem};
-use crate::gateway::{AdminSettings, AuditFiles, IdpButton, Parts, PortalForms, RequestForm};
+use crate::gateway::{AdminSettings, IdpButton, Parts, PortalForms, RequestForm};
 use crate::reload::PolicyReloader;
 use crate::security::origin_of;
 use crate::{Gateway, Settings};
 use jsm_sso_policy::PolicyHandle;
+
+mod audit;
+mod oidc;
 
 /// A gateway built from a configuration file, and where it listens.
 #[derive(Debug)]
@@ -109,19 +110,6 @@ impl Problems {
                 ));
                 None
             }
-        }
-    }
-
-    /// Keys docs/gateway.md describes that this build does not act on yet: refused rather
-    /// than ignored, since ignoring one would run a weaker set-up than the file asks for.
-    fn not_built(&mut self, table: &toml::Table, section: &str, keys: &[&str]) {
-        for key in table.keys().filter(|k| keys.contains(&k.as_str())) {
-            self.0.push(problem(
-                "config.value.invalid",
-                &format!("{section}.{key}"),
-                format!("{section}.{key} is not built into portal-gateway yet"),
-                "remove the key, or embed jsm_sso_gateway with the part built in code",
-            ));
         }
     }
 
@@ -276,168 +264,6 @@ pub(crate) fn jira_client_from(jsm: &toml::Table) -> Result<JiraClient, Vec<Prob
         Some(client) if problems.0.is_empty() => Ok(client),
         _ => Err(problems.0),
     }
-}
-
-fn audit_privacy(problems: &mut Problems, table: Option<&toml::Value>) -> Option<Privacy> {
-    let mut builder = Privacy::builder();
-    let Some(table) = table.and_then(toml::Value::as_table) else {
-        return builder
-            .build()
-            .map_err(|e| problems.0.push(coded("audit.privacy", &e)))
-            .ok();
-    };
-    let fields = [
-        ("email", PersonalField::Email),
-        ("subject", PersonalField::Subject),
-        ("display_name", PersonalField::DisplayName),
-        ("customer_id", PersonalField::CustomerId),
-        ("source_ip", PersonalField::SourceIp),
-        ("user_agent", PersonalField::UserAgent),
-    ];
-    for (key, value) in table {
-        if key == "key_env" {
-            if let Some(text) = value
-                .as_str()
-                .and_then(|var| problems.env("audit.privacy.key_env", var))
-            {
-                builder = builder.key(Secret::new(text));
-            }
-            continue;
-        }
-        let Some((_, field)) = fields.iter().find(|(name, _)| name == key) else {
-            problems.0.push(problem(
-                "config.key.unknown",
-                &format!("audit.privacy.{key}"),
-                format!("unknown key {key}"),
-                "see docs/gateway.md for [audit.privacy]",
-            ));
-            continue;
-        };
-        let rule = match value.as_str() {
-            Some("keep") => FieldRule::Keep,
-            Some("pseudonymise") => FieldRule::Pseudonymise,
-            Some("drop") => FieldRule::Drop,
-            _ => {
-                problems.0.push(problem(
-                    "config.value.invalid",
-                    &format!("audit.privacy.{key}"),
-                    format!("{value} is not keep, pseudonymise or drop"),
-                    "write keep, pseudonymise or drop",
-                ));
-                continue;
-            }
-        };
-        builder = builder.rule(*field, rule);
-    }
-    builder
-        .build()
-        .map_err(|e| problems.0.push(coded("audit.privacy", &e)))
-        .ok()
-}
-
-async fn audit_log(problems: &mut Problems, audit: &toml::Table) -> Option<(AuditLog, AuditFiles)> {
-    problems.unknown_keys(
-        audit,
-        "audit",
-        &[
-            "dir",
-            "signing_key_file",
-            "signing_key_env",
-            "rotate_bytes",
-            "spool",
-            "failure",
-            "privacy",
-            "postgres_url_env",
-            "postgres_table",
-        ],
-    );
-    if audit.contains_key("postgres_url_env") || audit.contains_key("postgres_table") {
-        problems.0.push(problem(
-            "config.value.invalid",
-            "audit.postgres_url_env",
-            "the PostgreSQL audit sink is not built into portal-gateway yet".into(),
-            "use [audit] dir (a file log per instance)",
-        ));
-    }
-    let dir = problems.required(audit, "audit", "dir");
-    let pem = match (
-        string(audit, "signing_key_file"),
-        string(audit, "signing_key_env"),
-    ) {
-        (Some(_), Some(_)) => {
-            problems.0.push(problem(
-                "config.key.conflict",
-                "audit",
-                "signing_key_file and signing_key_env exclude each other".into(),
-                "keep one of them",
-            ));
-            None
-        }
-        (Some(path), None) => problems.read("audit.signing_key_file", path),
-        (None, Some(var)) => problems
-            .env("audit.signing_key_env", var)
-            .map(String::into_bytes),
-        (None, None) => {
-            problems.required(audit, "audit", "signing_key_file");
-            None
-        }
-    };
-    let key = pem.and_then(|pem| {
-        SigningKey::from_pem(&pem)
-            .map_err(|e| problems.0.push(coded("audit.signing_key", &e)))
-            .ok()
-    });
-    let privacy = audit_privacy(problems, audit.get("privacy"));
-    let mut options = FileSinkOptions::default();
-    if let Some(bytes) = audit.get("rotate_bytes").and_then(toml::Value::as_integer) {
-        match u64::try_from(bytes) {
-            Ok(b) if b >= 4096 => options.rotate_bytes = b,
-            _ => problems.0.push(problem(
-                "config.value.invalid",
-                "audit.rotate_bytes",
-                format!("{bytes} is too small"),
-                "use at least 4096 bytes",
-            )),
-        }
-    }
-    let (dir, key, privacy) = (dir?, key?, privacy?);
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        problems.0.push(problem(
-            "config.file.unreadable",
-            "audit.dir",
-            format!("{dir}: {e}"),
-            "create the directory and let the gateway write to it",
-        ));
-        return None;
-    }
-    let sink = Arc::new(FileSink::new(Path::new(dir), options));
-    let verifying = key.verifying_key().clone();
-    let mut builder = AuditLog::builder(sink.clone(), key).privacy(privacy);
-    if let Some(spool) = string(audit, "spool") {
-        builder = builder.spool(spool);
-    }
-    match string(audit, "failure") {
-        None | Some("closed") => {}
-        Some("open") => builder = builder.failure_mode(jsm_sso_audit::FailureMode::Open),
-        Some(other) => problems.0.push(problem(
-            "config.value.invalid",
-            "audit.failure",
-            format!("{other:?} is not closed or open"),
-            "write closed or open",
-        )),
-    }
-    let log = builder
-        .start()
-        .await
-        .map_err(|e| problems.0.push(coded("audit", &e)))
-        .ok()?;
-    Some((
-        log,
-        AuditFiles {
-            sink,
-            key: verifying,
-        },
-    ))
 }
 
 /// A SAML IdP configured by hand: `entity_id`, `sso_url` and the PEM files in
@@ -731,7 +557,7 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     let seams = Seams::new(store.clone(), replay, clock.clone());
 
     let jira = jira_client(&mut problems, &file.jsm);
-    let audit = audit_log(&mut problems, &file.audit).await;
+    let audit = audit::audit_log(&mut problems, &file.audit).await;
 
     // The one SAML service provider.
     let mut sp_certificates = jsm_sso_saml::SpCertificates::default();
@@ -824,7 +650,13 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
         if let Some(var) = string(&table, "scim_token_env")
             && let Some(tokens) = problems.env(&format!("{at}.scim_token_env"), var)
         {
-            scim_tokens.push((idp.id.clone(), idp.protocol.clone(), tokens));
+            // SCIM users of a plain OAuth 2.0 provider carry its protocol too.
+            let protocol = match idp.protocol.as_str() {
+                "saml" => Protocol::Saml2,
+                _ if table.contains_key("oauth2") => Protocol::OAuth2,
+                _ => Protocol::Oidc,
+            };
+            scim_tokens.push((idp.id.clone(), protocol, tokens));
         }
         if idp.protocol == "saml" {
             let Some(sp) = &sp else { continue };
@@ -930,13 +762,16 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
                 ));
                 continue;
             };
-            let discovery = string(&table, "discovery_url").unwrap_or(issuer);
-            let metadata = match ProviderMetadata::discover(http.as_ref(), discovery).await {
-                Ok(m) => m,
-                Err(e) => {
-                    problems.0.push(coded(&format!("{at}.issuer"), &e));
-                    continue;
-                }
+            // Checked before the network, so every problem of the entry is reported.
+            let oauth2 = oidc::oauth2_claims(&mut problems, &at, &table);
+            let graph = oidc::graph_groups(&mut problems, &at, &table);
+            let Some(metadata) =
+                oidc::metadata(&mut problems, &at, &table, issuer, http.as_ref()).await
+            else {
+                continue;
+            };
+            let (Ok(oauth2), Ok(graph)) = (oauth2, graph) else {
+                continue;
             };
             let origin = origin_of(&metadata.authorization_endpoint);
             let secret = string(&table, "client_secret_env")
@@ -946,18 +781,12 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
                 .client_id(client_id)
                 .redirect_uri(format!("{base}/oidc/callback/{}", idp.id))
                 .profile(profile);
-            problems.not_built(
-                &table,
-                &at,
-                &[
-                    "authorization_endpoint",
-                    "token_endpoint",
-                    "jwks_uri",
-                    "userinfo_endpoint",
-                    "graph_groups",
-                    "oauth2",
-                ],
-            );
+            if let Some(claims) = oauth2 {
+                builder = builder.oauth2_claims(claims);
+            }
+            if let Some(endpoint) = graph {
+                builder = builder.graph_groups_endpoint(endpoint);
+            }
             if table.contains_key("scopes") {
                 builder = builder.scopes(strings(table.get("scopes")));
             }
@@ -1086,8 +915,8 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     // The second factor.
     let mut totp = None;
     if let Some(mfa) = &file.mfa {
-        // Where sealed factors live: a file on a single instance. A fleet needs them in
-        // Redis, which this build does not do yet: refused rather than kept per instance.
+        // Where sealed factors live: with [redis] in Redis, shared by the fleet (a file per
+        // instance would let a customer enrol again on each); else a file on one instance.
         let factors: Option<Arc<dyn jsm_sso_broker::totp::FactorStore>> = match (
             string(mfa, "secrets_file"),
             &file.redis,
@@ -1096,20 +925,16 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
                 problems.0.push(problem(
                     "config.key.conflict",
                     "mfa.secrets_file",
-                    "with [redis], TOTP factors are kept in Redis, not in a file".into(),
-                    "remove secrets_file",
+                    "with [redis], TOTP factors are kept in Redis (key_prefix + mfa:factor:), shared by every instance, not in a file".into(),
+                    "remove secrets_file from [mfa] (to keep one instance's enrolments, run it without [redis])",
                 ));
                 None
             }
-            (None, Some(_)) => {
-                problems.0.push(problem(
-                        "config.value.invalid",
-                        "mfa",
-                        "TOTP factors in Redis (a fleet's [mfa]) are not built into portal-gateway yet".into(),
-                        "run one instance with secrets_file, or embed jsm_sso_gateway with a shared FactorStore",
-                    ));
-                None
-            }
+            // A [redis] that did not connect is reported already.
+            (None, Some(_)) => redis_store.as_deref().map(|store| {
+                Arc::new(jsm_sso_redis::RedisFactorStore::new(store))
+                    as Arc<dyn jsm_sso_broker::totp::FactorStore>
+            }),
             (Some(path), None) => crate::factors::FileFactorStore::open(Path::new(path))
                 .map(|s| Arc::new(s) as Arc<dyn jsm_sso_broker::totp::FactorStore>)
                 .map_err(|e| problems.0.push(coded("mfa.secrets_file", &e)))
@@ -1269,7 +1094,7 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
     if !problems.0.is_empty() {
         return Err(problems.0);
     }
-    let (Some(policy), Some(jira), Some((audit, audit_files)), Some(keys), Some(session_key)) =
+    let (Some(policy), Some(jira), Some((audit, stored)), Some(keys), Some(session_key)) =
         (policy, jira, audit, session_keys, session_key)
     else {
         return Err(vec![problem(
@@ -1344,11 +1169,6 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
         let mut service =
             ScimService::builder(format!("{base}/scim/v2"), Arc::new(MemoryStore::new()));
         for (idp, protocol, tokens) in scim_tokens {
-            let protocol = if protocol == "saml" {
-                Protocol::Saml2
-            } else {
-                Protocol::Oidc
-            };
             hook = hook.idp(idp.as_str(), protocol, true);
             for token in tokens.split(',') {
                 service = service.token(idp.as_str(), Secret::new(token.trim().to_owned()));
@@ -1387,7 +1207,8 @@ pub async fn build(file: &File) -> Result<Built, Vec<Problem>> {
         derive(&session_key, "jsm-sso gateway csrf"),
         settings,
     );
-    parts.audit_files = Some(audit_files);
+    parts.audit_files = stored.files;
+    parts.audit_table = stored.table;
     parts.policy = Some(policy);
     parts.saml_sp = sp;
     parts.saml_certificates = sp_certificates;

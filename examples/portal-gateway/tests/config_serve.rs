@@ -296,7 +296,8 @@ async fn check_refuses_an_unreachable_redis() {
     let s = setup().await;
     let base = format!("http://127.0.0.1:{}", free_port());
     let path = s.dir.path().join("gateway.toml");
-    // [mfa] with [redis]: factors would have to be shared, which this build cannot do.
+    // [mfa] with [redis] is a valid fleet set-up (factors in Redis, tests/fleet_mfa.rs):
+    // only the unreachable Redis is reported for it.
     let text = config(&s, &base, "")
         + "\n[redis]\nurl_env = \"TEST_GATEWAY_REDIS_URL\"\n"
         + "\n[mfa]\nsealing_key_env = \"TEST_GATEWAY_SESSION_KEY\"\nissuer = \"Acme\"\n";
@@ -319,11 +320,11 @@ async fn check_refuses_an_unreachable_redis() {
         .collect();
     assert!(codes.iter().any(|c| c.starts_with("redis.")), "{codes:?}");
     assert!(
-        json["errors"]
+        !json["errors"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["code"] == "config.value.invalid" && e["location"] == "mfa"),
+            .any(|e| e["location"] == "mfa"),
         "{json}"
     );
 }

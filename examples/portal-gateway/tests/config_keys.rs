@@ -16,42 +16,22 @@
     reason = "tests: a failed unwrap is a failed test; the skip line goes to stderr"
 )]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{
+    Browser, Process, free_port, hidden, http_location as location, jsm_site, peer_url, spawn,
+};
 use jsm_sso_core::clock::SystemClock;
-use jsm_sso_jira::memory::{MemoryJsm, Served};
+use jsm_sso_jira::memory::MemoryJsm;
 use jsm_sso_testkit::oidc::{TestIssuer, TestOp, TestUser};
 use serde_json::json;
 
-const SESSION_KEY: &str = "c2Vzc2lvbi1rZXktZm9yLWNvbmZpZy1zZXJ2ZS10ZXN0cyE=";
 const EMAIL: &str = "alice@acme.example";
-
-/// The JSM site: `MemoryJsm` over HTTP on 127.0.0.1.
-async fn jsm_site(jsm: MemoryJsm) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-        let jsm = jsm.clone();
-        async move {
-            let (parts, body) = request.into_parts();
-            let body = axum::body::to_bytes(body, 1 << 22).await.unwrap();
-            match jsm.serve(&http::Request::from_parts(parts, body.to_vec())) {
-                Served::Respond(response) | Served::Delayed(_, response) => {
-                    response.map(axum::body::Body::from)
-                }
-                _ => http::Response::builder()
-                    .status(503)
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            }
-        }
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
 
 /// The testkit OpenID provider over HTTP on 127.0.0.1 (issuer `http://127.0.0.1:PORT/op`),
 /// signing in `alice@acme.example` (verified), whose userinfo also has a numeric `id`.
@@ -147,33 +127,10 @@ fn op_idp(issuer: &str, oauth2: bool) -> String {
     }
 }
 
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn command(config: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_portal-gateway"));
+    let mut command = common::command(config);
+    command.env("TEST_GATEWAY_CLIENT_SECRET", "secret");
     command
-        .arg("--config")
-        .arg(config)
-        .env("TEST_GATEWAY_SESSION_KEY", SESSION_KEY)
-        .env("TEST_GATEWAY_JSM_TOKEN", "jsm-api-token")
-        .env("TEST_GATEWAY_CLIENT_SECRET", "secret")
-        .stdin(Stdio::null());
-    command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn base() -> String {
@@ -209,95 +166,16 @@ fn has(problems: &[(String, String)], code: &str, location: &str) -> bool {
     problems.iter().any(|(c, l)| c == code && l == location)
 }
 
-/// A cookie-keeping client that follows no redirects.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: Vec<(String, String)>,
-}
-
-impl Browser {
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> reqwest::Response {
-        let cookies: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect();
-        let response = request
-            .header(reqwest::header::COOKIE, cookies.join("; "))
-            .send()
-            .await
-            .unwrap();
-        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
-            let text = value.to_str().unwrap();
-            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() && !text.contains("Max-Age=0") {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        response
-    }
-
-    async fn get(&mut self, path: &str) -> reqwest::Response {
-        let url = format!("{}{path}", self.base);
-        self.send(self.http.get(url)).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let url = format!("{}{path}", self.base);
-        self.send(self.http.post(url).form(form)).await
-    }
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end].replace("&amp;", "&")
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers()[reqwest::header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// Starts the gateway on `text` and waits for `BASE/healthz`.
-async fn start(s: &Setup, base: &str, text: &str, env: &[(&str, &str)]) -> (Gateway, Browser) {
+async fn start(s: &Setup, base: &str, text: &str, env: &[(&str, &str)]) -> (Process, Browser) {
     let path = s.dir.path().join("gateway.toml");
     std::fs::write(&path, text).unwrap();
     let mut command = command(&path);
     for (name, value) in env {
         command.env(name, value);
     }
-    let gateway = Gateway(
-        command
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "portal-gateway did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let browser = Browser {
-        http,
-        base: base.to_owned(),
-        cookies: Vec::new(),
-    };
-    (gateway, browser)
+    let process = spawn(command, &format!("{base}/healthz")).await;
+    (process, Browser::new(base))
 }
 
 /// Email-first sign-in at the OP: the redirect goes to the manual authorization endpoint,
@@ -555,22 +433,8 @@ async fn check_reports_bad_audit_postgres_keys_and_an_unreachable_database() {
     );
 }
 
-/// The postgres peer's URL, or `None` after the skip line (a failure when
-/// `JSM_SSO_REQUIRE_PEERS=1`).
 fn postgres_url() -> Option<String> {
-    match std::env::var("JSM_SSO_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("JSM_SSO_REQUIRE_PEERS").as_deref() != Ok("1"),
-                "JSM_SSO_REQUIRE_PEERS=1 but JSM_SSO_POSTGRES_URL is not set; source scripts/peers.d/postgres.sh"
-            );
-            eprintln!(
-                "skipped: JSM_SSO_POSTGRES_URL is not set (scripts/peers.d/postgres.sh starts PostgreSQL)"
-            );
-            None
-        }
-    }
+    peer_url("JSM_SSO_POSTGRES_URL", "postgres.sh")
 }
 
 /// `[audit]` with PostgreSQL only: the sign-in's events are rows of the table, the admin

@@ -16,54 +16,17 @@
     reason = "tests: a failed unwrap is a failed test; the skip line goes to stderr"
 )]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use jsm_sso_jira::memory::{MemoryJsm, Served};
+use common::{
+    Browser, CERT, IDP_ENTITY, KEY, Process, command, free_port, hidden, http_location as location,
+    idp_metadata as metadata, jsm_site, peer_url, spawn,
+};
+use jsm_sso_jira::memory::MemoryJsm;
 use jsm_sso_testkit::saml::{ResponseSpec, TestIdp};
-
-const IDP_ENTITY: &str = "https://idp.acme.test/metadata";
-const SESSION_KEY: &str = "c2Vzc2lvbi1rZXktZm9yLWNvbmZpZy1zZXJ2ZS10ZXN0cyE=";
-const KEY: &str = include_str!("vectors/idp-ec.key");
-const CERT: &str = include_str!("vectors/idp-ec.crt");
-
-/// The JSM site: `MemoryJsm` over HTTP on 127.0.0.1.
-async fn jsm_site(jsm: MemoryJsm) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-        let jsm = jsm.clone();
-        async move {
-            let (parts, body) = request.into_parts();
-            let body = axum::body::to_bytes(body, 1 << 22).await.unwrap();
-            let request = http::Request::from_parts(parts, body.to_vec());
-            match jsm.serve(&request) {
-                Served::Respond(response) | Served::Delayed(_, response) => {
-                    response.map(axum::body::Body::from)
-                }
-                _ => http::Response::builder()
-                    .status(503)
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            }
-        }
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
-
-fn metadata() -> String {
-    let der: String = CERT.lines().filter(|l| !l.starts_with("-----")).collect();
-    format!(
-        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{IDP_ENTITY}">
-  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
-    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{der}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
-    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.acme.test/sso"/>
-  </md:IDPSSODescriptor>
-</md:EntityDescriptor>"#
-    )
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -160,115 +123,8 @@ metadata_file = "{d}/idp.xml"
     )
 }
 
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn command(config: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_portal-gateway"));
-    command
-        .arg("--config")
-        .arg(config)
-        .env("TEST_GATEWAY_SESSION_KEY", SESSION_KEY)
-        .env("TEST_GATEWAY_JSM_TOKEN", "jsm-api-token")
-        .stdin(Stdio::null());
-    command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A cookie-keeping client that follows no redirects.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: Vec<(String, String)>,
-}
-
-impl Browser {
-    fn absorb(&mut self, response: &reqwest::Response) {
-        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
-            let text = value.to_str().unwrap();
-            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() && !text.contains("Max-Age=0") {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> reqwest::Response {
-        let cookies: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect();
-        let response = request
-            .header(reqwest::header::COOKIE, cookies.join("; "))
-            .header(reqwest::header::USER_AGENT, "jsm-sso-test")
-            .header("x-forwarded-for", "6.6.6.6")
-            .send()
-            .await
-            .unwrap();
-        self.absorb(&response);
-        response
-    }
-
-    async fn get(&mut self, path: &str) -> reqwest::Response {
-        let url = format!("{}{path}", self.base);
-        self.send(self.http.get(url)).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let url = format!("{}{path}", self.base);
-        self.send(self.http.post(url).form(form)).await
-    }
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end].replace("&amp;", "&")
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers()[reqwest::header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// The `redis-server` peer's URL, or `None` after the skip line (a failure when
-/// `JSM_SSO_REQUIRE_PEERS=1`).
 fn redis_url() -> Option<String> {
-    match std::env::var("JSM_SSO_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("JSM_SSO_REQUIRE_PEERS").as_deref() != Ok("1"),
-                "JSM_SSO_REQUIRE_PEERS=1 but JSM_SSO_REDIS_URL is not set; source scripts/peers.d/redis.sh"
-            );
-            eprintln!(
-                "skipped: JSM_SSO_REDIS_URL is not set (scripts/test.sh starts redis-server)"
-            );
-            None
-        }
-    }
+    peer_url("JSM_SSO_REDIS_URL", "redis.sh")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -370,30 +226,11 @@ async fn sign_in_through_a_config_file(redis: Option<String>, manual: bool) {
     if let Some(url) = &redis {
         command.env("TEST_GATEWAY_REDIS_URL", url);
     }
-    let _gateway = Gateway(
-        command
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "portal-gateway did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    let _gateway = spawn(command, &format!("{base}/healthz")).await;
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(health.text().await.unwrap(), "ok");
-    let mut browser = Browser {
-        http,
-        base: base.clone(),
-        cookies: Vec::new(),
-    };
+    let mut browser = Browser::new(&base);
 
     // Email-first sign-in: discovery sends alice to the IdP of the metadata file.
     let page = browser.get("/login").await.text().await.unwrap();
@@ -740,21 +577,8 @@ async fn check_reports_every_start_time_problem_with_its_code() {
     );
 }
 
-/// The `oidc-provider` peer's URL, or `None` after the skip line.
 fn oidc_provider_url() -> Option<String> {
-    match std::env::var("JSM_SSO_OIDC_PROVIDER_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("JSM_SSO_REQUIRE_PEERS").as_deref() != Ok("1"),
-                "JSM_SSO_REQUIRE_PEERS=1 but JSM_SSO_OIDC_PROVIDER_URL is not set"
-            );
-            eprintln!(
-                "skipped: JSM_SSO_OIDC_PROVIDER_URL is not set (scripts/test.sh starts oidc-provider)"
-            );
-            None
-        }
-    }
+    peer_url("JSM_SSO_OIDC_PROVIDER_URL", "oidc-provider.sh")
 }
 
 fn p256_pem() -> String {
@@ -853,18 +677,11 @@ async fn check_oidc_idps_by_discovery_and_client_authentication() {
 }
 
 /// Starts `portal-gateway --config` and waits for `/healthz`.
-async fn start(path: &Path, env: &[(&str, String)]) -> Gateway {
+async fn start(path: &Path, env: &[(&str, String)]) -> Process {
     let mut command = command(path);
     for (name, value) in env {
         command.env(name, value);
     }
-    let gateway = Gateway(
-        command
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
     let text = std::fs::read_to_string(path).unwrap();
     let base = text
         .lines()
@@ -872,49 +689,7 @@ async fn start(path: &Path, env: &[(&str, String)]) -> Gateway {
         .unwrap()
         .trim_end_matches('"')
         .to_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        assert!(Instant::now() < deadline, "portal-gateway did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    gateway
-}
-
-/// Email-first sign-in and the IdP's signed response at the ACS; the ACS's answer.
-async fn saml_sign_in(browser: &mut Browser, email: &str) -> reqwest::Response {
-    browser.cookies.clear();
-    let base = browser.base.clone();
-    let page = browser.get("/login").await.text().await.unwrap();
-    let csrf = hidden(&page, "csrf");
-    let redirect = browser
-        .post("/login", &[("csrf", &csrf), ("email", email)])
-        .await;
-    let to = location(&redirect);
-    let query = to.split_once('?').unwrap().1;
-    let message = jsm_sso_saml::binding::RedirectMessage::from_query(query, 1 << 20).unwrap();
-    let xml = String::from_utf8(message.xml.clone()).unwrap();
-    let id_at = xml.find(" ID=\"").unwrap() + 5;
-    let request_id = &xml[id_at..id_at + xml[id_at..].find('"').unwrap()];
-    let relay = url::form_urlencoded::parse(query.as_bytes())
-        .find(|(n, _)| n == "RelayState")
-        .unwrap()
-        .1
-        .into_owned();
-    let idp = TestIdp::from_pem(IDP_ENTITY, KEY.as_bytes(), CERT.as_bytes()).unwrap();
-    let spec = ResponseSpec::new(
-        &format!("{base}/saml/metadata"),
-        &format!("{base}/saml/acs"),
-        SystemTime::now(),
-    )
-    .in_response_to(request_id)
-    .name_id(email);
-    let response = idp.response_base64(&spec).unwrap();
-    browser
-        .post(
-            "/saml/acs",
-            &[("SAMLResponse", &response), ("RelayState", &relay)],
-        )
-        .await
+    spawn(command, &format!("{base}/healthz")).await
 }
 
 /// `[mfa] secrets_file`: a factor enrolled before a restart is challenged after it.
@@ -939,18 +714,10 @@ async fn mfa_factors_survive_a_restart_with_secrets_file() {
         "TEST_GATEWAY_MFA_KEY",
         "bWZhLXNlYWxpbmcta2V5LWZvci10aGUtdGVzdHMtMzI=".to_owned(),
     )];
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut browser = Browser {
-        http,
-        base: base.clone(),
-        cookies: Vec::new(),
-    };
+    let mut browser = Browser::new(&base);
 
     let gateway = start(&path, &env).await;
-    let acs = saml_sign_in(&mut browser, "alice@acme.example").await;
+    let acs = browser.saml_sign_in(&base, "alice@acme.example").await;
     assert!(location(&acs).ends_with("/mfa/enrol"), "{}", location(&acs));
     let page = browser.get("/mfa/enrol").await.text().await.unwrap();
     let start_at = page.find("otpauth://").unwrap();
@@ -985,7 +752,7 @@ async fn mfa_factors_survive_a_restart_with_secrets_file() {
 
     // Restarted: the factor is still there, so a challenge and no new enrolment.
     let _gateway = start(&path, &env).await;
-    let acs = saml_sign_in(&mut browser, "alice@acme.example").await;
+    let acs = browser.saml_sign_in(&base, "alice@acme.example").await;
     let to = location(&acs);
     assert!(to.ends_with("/mfa") && !to.ends_with("/mfa/enrol"), "{to}");
 }
@@ -1028,16 +795,8 @@ async fn sighup_reloads_the_policy_or_keeps_the_old_one() {
     let gateway = start(&path, &[]).await;
     let pid = gateway.0.id().to_string();
     let audit = s.dir.path().join("audit");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut browser = Browser {
-        http,
-        base: base.clone(),
-        cookies: Vec::new(),
-    };
-    let acs = saml_sign_in(&mut browser, "alice@acme.example").await;
+    let mut browser = Browser::new(&base);
+    let acs = browser.saml_sign_in(&base, "alice@acme.example").await;
     assert!(location(&acs).ends_with("/portals"), "{}", location(&acs));
     assert_eq!(audit_events(&audit, "policy.loaded").len(), 1, "at start");
 
@@ -1074,7 +833,7 @@ async fn sighup_reloads_the_policy_or_keeps_the_old_one() {
     );
     std::fs::write(&policy_path, &denying).unwrap();
     hangup(2, 0).await;
-    let acs = saml_sign_in(&mut browser, "alice@acme.example").await;
+    let acs = browser.saml_sign_in(&base, "alice@acme.example").await;
     assert_eq!(
         acs.headers()["x-jsm-sso-error"].to_str().unwrap(),
         "broker.policy.denied"
@@ -1095,7 +854,7 @@ async fn sighup_reloads_the_policy_or_keeps_the_old_one() {
         "{}",
         refused[0]
     );
-    let acs = saml_sign_in(&mut browser, "alice@acme.example").await;
+    let acs = browser.saml_sign_in(&base, "alice@acme.example").await;
     assert_eq!(
         acs.headers()["x-jsm-sso-error"].to_str().unwrap(),
         "broker.policy.denied"
@@ -1114,7 +873,7 @@ async fn sighup_reloads_the_policy_or_keeps_the_old_one() {
     // The original again: alice is back in.
     std::fs::write(&policy_path, &original).unwrap();
     hangup(3, 2).await;
-    let acs = saml_sign_in(&mut browser, "alice@acme.example").await;
+    let acs = browser.saml_sign_in(&base, "alice@acme.example").await;
     assert!(location(&acs).ends_with("/portals"), "{}", location(&acs));
     drop(gateway);
 }

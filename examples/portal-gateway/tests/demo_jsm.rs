@@ -19,38 +19,19 @@
     reason = "tests: a failed unwrap is a failed test; the skip line goes to stderr"
 )]
 
+mod common;
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
-use axum::Router;
-use axum::body::Body;
-use http::{Request, Response, StatusCode, header};
+use common::{Client as Browser, code, hidden, jsm_site, text};
+use http::StatusCode;
 use jsm_sso_core::{CodedError as _, Secret};
 use jsm_sso_gateway::demo::{Demo, DemoOptions, JsmSite, PORTALS};
-use jsm_sso_jira::memory::{Fault, FaultRule, MemoryJsm, Served};
+use jsm_sso_jira::memory::{Fault, FaultRule, MemoryJsm};
 use jsm_sso_jira::{Auth, JiraClient, Site};
-use tower::ServiceExt as _;
 
 const TOKEN: &str = "demo-api-token-never-printed";
-
-/// `jsm` over HTTP on 127.0.0.1; returns its URL.
-async fn serve_site(jsm: MemoryJsm) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = Router::new().fallback(move |request: axum::extract::Request| {
-        let jsm = jsm.clone();
-        async move {
-            let (parts, body) = request.into_parts();
-            let body = axum::body::to_bytes(body, 1 << 22).await.unwrap();
-            match jsm.serve(&http::Request::from_parts(parts, body.to_vec())) {
-                Served::Respond(r) | Served::Delayed(_, r) => r.map(Body::from),
-                _ => Response::builder().status(503).body(Body::empty()).unwrap(),
-            }
-        }
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
 
 struct Site3 {
     jsm: MemoryJsm,
@@ -69,7 +50,7 @@ async fn site() -> Site3 {
     let billing = jsm.add_service_desk("FIN", "Finance Desk");
     let other = jsm.add_service_desk("HR", "People Team");
     jsm.add_organization("Acme Corp");
-    let url = serve_site(jsm.clone()).await;
+    let url = jsm_site(jsm.clone()).await;
     Site3 {
         jsm,
         url,
@@ -94,138 +75,6 @@ async fn start(site: JsmSite) -> Result<Demo, jsm_sso_gateway::Error> {
         ..DemoOptions::default()
     })
     .await
-}
-
-// ---- a cookie-keeping client on the gateway's router (as tests/routes.rs) ----
-
-struct Browser {
-    router: Router,
-    idp: reqwest::Client,
-    cookies: Vec<(String, String)>,
-}
-
-async fn text(response: Response<Body>) -> String {
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end]
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-fn code(response: &Response<Body>) -> String {
-    response
-        .headers()
-        .get("x-jsm-sso-error")
-        .map_or(String::new(), |v| v.to_str().unwrap().to_owned())
-}
-
-impl Browser {
-    fn new(demo: &Demo) -> Self {
-        Self {
-            router: demo.gateway().router(),
-            idp: reqwest::Client::new(),
-            cookies: Vec::new(),
-        }
-    }
-
-    async fn send(&mut self, request: http::request::Builder, body: String) -> Response<Body> {
-        let cookies: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect();
-        let request = request
-            .header(header::COOKIE, cookies.join("; "))
-            .body(Body::from(body))
-            .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        for value in response.headers().get_all(header::SET_COOKIE) {
-            let text = value.to_str().unwrap();
-            let (pair, _) = text.split_once(';').unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() && !text.contains("Max-Age=0") {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        response
-    }
-
-    async fn get(&mut self, path: &str) -> Response<Body> {
-        self.send(Request::get(path), String::new()).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response<Body> {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        let request =
-            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        self.send(request, body).await
-    }
-
-    /// Email-first sign-in, then the demo SAML IdP's persona, then the ACS.
-    async fn saml_sign_in(&mut self, email: &str) -> Response<Body> {
-        let page = text(self.get("/login").await).await;
-        let csrf = hidden(&page, "csrf");
-        let begun = self
-            .post("/login", &[("csrf", &csrf), ("email", email)])
-            .await;
-        assert_eq!(begun.status(), StatusCode::SEE_OTHER, "{}", code(&begun));
-        let sso = begun.headers()[header::LOCATION]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let page = self
-            .idp
-            .get(&sso)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let persona = jsm_sso_gateway::demo::SAML_PERSONAS
-            .iter()
-            .position(|p| p.email == email)
-            .unwrap();
-        let form = [
-            ("request", hidden(&page, "request")),
-            ("relay", hidden(&page, "relay")),
-            ("persona", persona.to_string()),
-        ];
-        let posted = self
-            .idp
-            .post(format!("{}/saml/sso", sso.split("/saml/").next().unwrap()))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let response = hidden(&posted, "SAMLResponse");
-        let relay = hidden(&posted, "RelayState");
-        self.post(
-            "/saml/acs",
-            &[("SAMLResponse", &response), ("RelayState", &relay)],
-        )
-        .await
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -15,70 +15,23 @@
     reason = "tests: a failed unwrap is a failed test; the skip line goes to stderr"
 )]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+mod common;
 
-use jsm_sso_jira::memory::{MemoryJsm, Served};
-use jsm_sso_testkit::saml::{ResponseSpec, TestIdp};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use common::{
+    Browser, Process, free_port, hidden, http_location as location, idp_metadata as metadata,
+    jsm_site, peer_url, spawn,
+};
+use jsm_sso_jira::memory::MemoryJsm;
 use redis::AsyncCommands;
 
-const IDP_ENTITY: &str = "https://idp.acme.test/metadata";
-const SESSION_KEY: &str = "c2Vzc2lvbi1rZXktZm9yLWNvbmZpZy1zZXJ2ZS10ZXN0cyE=";
 const MFA_KEY: &str = "bWZhLXNlYWxpbmcta2V5LWZvci10aGUtdGVzdHMtMzI=";
-const KEY: &str = include_str!("vectors/idp-ec.key");
-const CERT: &str = include_str!("vectors/idp-ec.crt");
 
 fn redis_url() -> Option<String> {
-    match std::env::var("JSM_SSO_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("JSM_SSO_REQUIRE_PEERS").as_deref() != Ok("1"),
-                "JSM_SSO_REQUIRE_PEERS=1 but JSM_SSO_REDIS_URL is not set; source scripts/peers.d/redis.sh"
-            );
-            eprintln!(
-                "skipped: JSM_SSO_REDIS_URL is not set (scripts/test.sh starts redis-server)"
-            );
-            None
-        }
-    }
-}
-
-/// The JSM site: `MemoryJsm` over HTTP on 127.0.0.1.
-async fn jsm_site(jsm: MemoryJsm) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-        let jsm = jsm.clone();
-        async move {
-            let (parts, body) = request.into_parts();
-            let body = axum::body::to_bytes(body, 1 << 22).await.unwrap();
-            match jsm.serve(&http::Request::from_parts(parts, body.to_vec())) {
-                Served::Respond(response) | Served::Delayed(_, response) => {
-                    response.map(axum::body::Body::from)
-                }
-                _ => http::Response::builder()
-                    .status(503)
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            }
-        }
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
-
-fn metadata() -> String {
-    let der: String = CERT.lines().filter(|l| !l.starts_with("-----")).collect();
-    format!(
-        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{IDP_ENTITY}">
-  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
-    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{der}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
-    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.acme.test/sso"/>
-  </md:IDPSSODescriptor>
-</md:EntityDescriptor>"#
-    )
+    peer_url("JSM_SSO_REDIS_URL", "redis.sh")
 }
 
 /// A configuration directory (metadata, audit key, a policy asking for a second factor) and
@@ -173,162 +126,21 @@ issuer = "Acme Support"
     }
 }
 
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn command(config: &str, redis_url: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_portal-gateway"));
+    let mut command = common::command(Path::new(config));
     command
-        .arg("--config")
-        .arg(config)
-        .env("TEST_GATEWAY_SESSION_KEY", SESSION_KEY)
-        .env("TEST_GATEWAY_JSM_TOKEN", "jsm-api-token")
         .env("TEST_GATEWAY_MFA_KEY", MFA_KEY)
-        .env("TEST_GATEWAY_REDIS_URL", redis_url)
-        .stdin(Stdio::null());
+        .env("TEST_GATEWAY_REDIS_URL", redis_url);
     command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts one instance and waits until it answers on its own address.
-async fn start(config: &str, redis_url: &str, listen: &str) -> Gateway {
-    let gateway = Gateway(
-        command(config, redis_url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("http://{listen}/healthz"))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "portal-gateway did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    gateway
-}
-
-/// A cookie-keeping client that follows no redirects, talking to one instance directly
-/// (what the load balancer would pick).
-struct Browser {
-    http: reqwest::Client,
-    instance: String,
-    cookies: Vec<(String, String)>,
-}
-
-impl Browser {
-    fn new(listen: &str) -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            instance: format!("http://{listen}"),
-            cookies: Vec::new(),
-        }
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> reqwest::Response {
-        let cookies: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect();
-        let response = request
-            .header(reqwest::header::COOKIE, cookies.join("; "))
-            .send()
-            .await
-            .unwrap();
-        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
-            let text = value.to_str().unwrap();
-            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() && !text.contains("Max-Age=0") {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        response
-    }
-
-    async fn get(&mut self, path: &str) -> reqwest::Response {
-        let url = format!("{}{path}", self.instance);
-        self.send(self.http.get(url)).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let url = format!("{}{path}", self.instance);
-        self.send(self.http.post(url).form(form)).await
-    }
-
-    /// Email-first sign-in and the IdP's signed response (for the fleet's public ACS); the
-    /// ACS's answer.
-    async fn sign_in(&mut self, public: &str, email: &str) -> reqwest::Response {
-        self.cookies.clear();
-        let page = self.get("/login").await.text().await.unwrap();
-        let csrf = hidden(&page, "csrf");
-        let redirect = self
-            .post("/login", &[("csrf", &csrf), ("email", email)])
-            .await;
-        let to = location(&redirect);
-        let query = to.split_once('?').unwrap().1;
-        let message = jsm_sso_saml::binding::RedirectMessage::from_query(query, 1 << 20).unwrap();
-        let xml = String::from_utf8(message.xml.clone()).unwrap();
-        let id_at = xml.find(" ID=\"").unwrap() + 5;
-        let request_id = &xml[id_at..id_at + xml[id_at..].find('"').unwrap()];
-        let relay = url::form_urlencoded::parse(query.as_bytes())
-            .find(|(n, _)| n == "RelayState")
-            .unwrap()
-            .1
-            .into_owned();
-        let idp = TestIdp::from_pem(IDP_ENTITY, KEY.as_bytes(), CERT.as_bytes()).unwrap();
-        let spec = ResponseSpec::new(
-            &format!("{public}/saml/metadata"),
-            &format!("{public}/saml/acs"),
-            SystemTime::now(),
-        )
-        .in_response_to(request_id)
-        .name_id(email);
-        let response = idp.response_base64(&spec).unwrap();
-        self.post(
-            "/saml/acs",
-            &[("SAMLResponse", &response), ("RelayState", &relay)],
-        )
-        .await
-    }
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end].replace("&amp;", "&")
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
+async fn start(config: &str, redis_url: &str, listen: &str) -> Process {
+    spawn(
+        command(config, redis_url),
+        &format!("http://{listen}/healthz"),
+    )
+    .await
 }
 
 /// The secret of the `otpauth://` URI on an enrolment page.
@@ -375,8 +187,8 @@ async fn enrol_on_one_instance_be_challenged_on_another() {
     let _b = start(&config_b, &redis_url, &listen_b).await;
 
     // Instance A: first sign-in, enrolment offered and confirmed.
-    let mut on_a = Browser::new(&listen_a);
-    let acs = on_a.sign_in(&public, "alice@acme.example").await;
+    let mut on_a = Browser::new(&format!("http://{listen_a}"));
+    let acs = on_a.saml_sign_in(&public, "alice@acme.example").await;
     assert!(location(&acs).ends_with("/mfa/enrol"), "{}", location(&acs));
     let page = on_a.get("/mfa/enrol").await.text().await.unwrap();
     let secret = enrolment_secret(&page);
@@ -403,8 +215,8 @@ async fn enrol_on_one_instance_be_challenged_on_another() {
     assert_eq!(ttl, -1, "a factor must not expire");
 
     // Instance B: the same customer is challenged, not offered a new enrolment.
-    let mut on_b = Browser::new(&listen_b);
-    let acs = on_b.sign_in(&public, "alice@acme.example").await;
+    let mut on_b = Browser::new(&format!("http://{listen_b}"));
+    let acs = on_b.saml_sign_in(&public, "alice@acme.example").await;
     let to = location(&acs);
     assert!(to.ends_with("/mfa") && !to.ends_with("/mfa/enrol"), "{to}");
     assert!(

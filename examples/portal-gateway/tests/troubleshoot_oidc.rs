@@ -12,152 +12,25 @@
     reason = "tests: a failed unwrap is a failed test"
 )]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
-use http::{Request, Response, StatusCode, header};
+use common::{Client, between, location, path_of, text, unescape};
+use http::StatusCode;
 use jsm_sso_core::clock::SystemClock;
-use jsm_sso_gateway::demo::{ADMIN_EMAIL, Demo, DemoOptions, ExternalOidc, SAML_PERSONAS};
+use jsm_sso_gateway::demo::{ADMIN_EMAIL, Demo, DemoOptions, ExternalOidc};
 use jsm_sso_testkit::oidc::{TestIssuer, TestOp, TestUser};
-use tower::ServiceExt as _;
 
 const IDP: &str = "initech-oidc";
 const EMAIL: &str = "dave@initech.example";
 
-/// The browser: cookies kept across requests to the gateway's router.
-struct Client {
-    router: Router,
-    cookies: Vec<(String, String)>,
-}
-
-async fn text(response: Response<Body>) -> String {
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-fn between<'t>(text: &'t str, start: &str, end: &str) -> &'t str {
-    let from = text
-        .find(start)
-        .unwrap_or_else(|| panic!("no {start} in {text}"))
-        + start.len();
-    let to = from + text[from..].find(end).unwrap();
-    &text[from..to]
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    unescape(between(html, &format!("name=\"{name}\" value=\""), "\""))
-}
-
-fn location(response: &Response<Body>) -> String {
-    response.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn path_of(url: &str) -> &str {
-    let rest = url.split_once("://").unwrap().1;
-    &rest[rest.find('/').unwrap()..]
-}
-
 impl Client {
-    fn new(demo: &Demo) -> Self {
-        Self {
-            router: demo.gateway().router(),
-            cookies: Vec::new(),
-        }
-    }
-
-    async fn send(&mut self, request: http::request::Builder, body: String) -> Response<Body> {
-        let cookies = self
-            .cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let request = request
-            .header(header::COOKIE, cookies)
-            .body(Body::from(body))
-            .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        for value in response.headers().get_all(header::SET_COOKIE) {
-            let text = value.to_str().unwrap();
-            let (pair, _) = text.split_once(';').unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() && !text.contains("Max-Age=0") {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        response
-    }
-
-    async fn get(&mut self, path: &str) -> Response<Body> {
-        self.send(Request::get(path), String::new()).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response<Body> {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        let request =
-            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        self.send(request, body).await
-    }
-
-    /// The email-first form; the redirect to the IdP.
-    async fn begin(&mut self, email: &str) -> Response<Body> {
-        let page = text(self.get("/login").await).await;
-        let csrf = hidden(&page, "csrf");
-        self.post("/login", &[("csrf", &csrf), ("email", email)])
-            .await
-    }
-
-    /// The admin signs in at the demo's SAML IdP (persona picked by email).
+    /// The admin signs in at the demo's SAML IdP.
     async fn admin_sign_in(&mut self) {
-        let begun = self.begin(ADMIN_EMAIL).await;
-        assert_eq!(begun.status(), StatusCode::SEE_OTHER);
-        let sso = location(&begun);
-        let idp = reqwest::Client::new();
-        let page = idp.get(&sso).send().await.unwrap().text().await.unwrap();
-        let persona = SAML_PERSONAS
-            .iter()
-            .position(|p| p.email == ADMIN_EMAIL)
-            .unwrap();
-        let form = [
-            ("request", hidden(&page, "request")),
-            ("relay", hidden(&page, "relay")),
-            ("persona", persona.to_string()),
-        ];
-        let idp_base = sso.split("/saml/").next().unwrap();
-        let posted = idp
-            .post(format!("{idp_base}/saml/sso"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let response = hidden(&posted, "SAMLResponse");
-        let relay = hidden(&posted, "RelayState");
-        let done = self
-            .post(
-                "/saml/acs",
-                &[("SAMLResponse", &response), ("RelayState", &relay)],
-            )
-            .await;
+        let done = self.saml_sign_in(ADMIN_EMAIL).await;
         assert_eq!(done.status(), StatusCode::SEE_OTHER);
     }
 }

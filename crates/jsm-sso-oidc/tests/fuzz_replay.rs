@@ -1,7 +1,7 @@
 //! Replays the fuzz seed corpus (`fuzz/corpus/oidc_jwt/`, `fuzz/corpus/oidc_callback/`) on
 //! stable Rust, through the same per-input logic the cargo-fuzz targets run
 //! (`tests/fuzz_logic/mod.rs`). A panic on any file fails the test; so does a corpus with
-//! fewer than ten files. The seeds are written by `examples/write_fuzz_seeds.rs`.
+//! fewer than ten files. The seeds are written by `examples/write_oidc_fuzz_seeds.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::panic,

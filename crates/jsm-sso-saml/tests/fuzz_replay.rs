@@ -1,7 +1,7 @@
 //! Replays the fuzz seed corpus (`fuzz/corpus/saml_response/`) on stable Rust, through the
 //! same per-input logic the cargo-fuzz target runs (`tests/fuzz_logic/mod.rs`). A panic on any
 //! file fails the test; so does a corpus with fewer than twenty files. The seeds are written
-//! by `examples/write_fuzz_seeds.rs`.
+//! by `examples/write_saml_fuzz_seeds.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::panic,

@@ -1,7 +1,7 @@
 //! Writes the seed corpus of the `oidc_jwt` and `oidc_callback` fuzz targets
 //! (`fuzz/corpus/oidc_*/`) and the JWKS they verify against
 //! (`tests/vectors/fuzz-jwks.json`), from the testkit issuer at a fixed time.
-//! `cargo run -p jsm-sso-oidc --example write_fuzz_seeds`; the output is committed.
+//! `cargo run -p jsm-sso-oidc --example write_oidc_fuzz_seeds`; the output is committed.
 #![allow(
     clippy::unwrap_used,
     clippy::print_stdout,

@@ -1,7 +1,7 @@
 //! Writes the seed corpus of the `saml_response` fuzz target (`fuzz/corpus/saml_response/`):
 //! the peerbench responses, test-IdP responses addressed to the fuzz SP (valid, each check
 //! broken, encrypted, the signature-wrapping variants), logout messages and metadata.
-//! `cargo run -p jsm-sso-saml --example write_fuzz_seeds`; the output is committed.
+//! `cargo run -p jsm-sso-saml --example write_saml_fuzz_seeds`; the output is committed.
 #![allow(
     clippy::unwrap_used,
     clippy::print_stdout,

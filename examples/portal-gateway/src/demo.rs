@@ -695,10 +695,14 @@ impl Demo {
     /// # Errors
     ///
     /// What [`Demo::start`] returns.
-    #[expect(clippy::print_stdout, reason = "the demo prints its URL and personas")]
     pub async fn serve(options: DemoOptions) -> Result<(), Error> {
+        use std::io::Write as _;
         let demo = Self::start(options).await?;
-        println!("{}", demo.banner());
+        // Whoever reads the banner may close the pipe after the URL line (`| head -1`, a
+        // test): the demo keeps serving rather than panic on a failed print.
+        let mut out = std::io::stdout().lock();
+        let _unread = writeln!(out, "{}", demo.banner()).and_then(|()| out.flush());
+        drop(out);
         tokio::select! {
             () = demo.wait() => {}
             _ = tokio::signal::ctrl_c() => {}

@@ -79,7 +79,7 @@ impl Broker {
     /// # Errors
     ///
     /// `broker.logout.unknown` when no pending logout and no IdP matches;
-    /// `broker.pending_malformed`; the protocol's error for the first failed check
+    /// `broker.callback.pending_malformed`; the protocol's error for the first failed check
     /// (signature, destination, issuer, `InResponseTo`, status).
     pub async fn finish_logout(
         &self,

@@ -81,14 +81,36 @@ pub(crate) async fn index(State(gw): State<Gateway>, headers: HeaderMap) -> Resp
     }
 }
 
-/// Events matching `query`, from the audit files, else the audit table.
-async fn stored_events(gw: &Gateway, query: &AuditQuery) -> Result<Vec<Found>, SinkError> {
+/// Before an admin page reads the log: the page saying there is no log this gateway reads,
+/// or the log flushed so the page sees the latest events.
+async fn log_ready(gw: &Gateway, session: &Session, title: &str) -> Result<(), Response> {
     let parts = &gw.inner.parts;
-    match (&parts.audit_files, &parts.audit_table) {
+    if parts.audit_files.is_none() && parts.audit_table.is_none() {
+        return Err(admin_page(
+            gw,
+            session,
+            title,
+            "<p>The audit log is not kept in files or a table this gateway reads.</p>",
+        ));
+    }
+    let _flushed = parts.audit.flush().await;
+    Ok(())
+}
+
+/// Events matching `query`, from the audit files, else the audit table; on failure, the
+/// error page titled `title`.
+async fn read_events(
+    gw: &Gateway,
+    query: &AuditQuery,
+    title: &str,
+) -> Result<Vec<Found>, Response> {
+    let parts = &gw.inner.parts;
+    let found = match (&parts.audit_files, &parts.audit_table) {
         (Some(files), _) => files.sink.query(query).await,
         (None, Some(table)) => table.sink.query(query).await,
         (None, None) => Err(SinkError::Unavailable("no audit files or table".into())),
-    }
+    };
+    found.map_err(|e| message(gw, StatusCode::INTERNAL_SERVER_ERROR, title, &e.to_string()))
 }
 
 /// The verdict on the hash chain and signatures of the log the audit page reads.
@@ -148,28 +170,15 @@ pub(crate) async fn customers(State(gw): State<Gateway>, headers: HeaderMap) -> 
         Ok(s) => s,
         Err(r) => return r,
     };
-    if gw.inner.parts.audit_files.is_none() && gw.inner.parts.audit_table.is_none() {
-        return admin_page(
-            &gw,
-            &session,
-            "Customers",
-            "<p>The audit log is not kept in files or a table this gateway reads.</p>",
-        );
+    if let Err(page) = log_ready(&gw, &session, "Customers").await {
+        return page;
     }
-    let _flushed = gw.inner.parts.audit.flush().await;
     let query = AuditQuery::new()
         .kind(EventKind::SigninSucceeded)
         .kind(EventKind::MfaEnrolled);
-    let found = match stored_events(&gw, &query).await {
+    let found = match read_events(&gw, &query, "Customers").await {
         Ok(f) => f,
-        Err(e) => {
-            return message(
-                &gw,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Customers",
-                &e.to_string(),
-            );
-        }
+        Err(page) => return page,
     };
     // Latest sign-in per customer id, and who enrolled a second factor.
     let mut latest: BTreeMap<String, (String, String, String, bool)> = BTreeMap::new();
@@ -282,15 +291,9 @@ pub(crate) async fn audit(
         Ok(s) => s,
         Err(r) => return r,
     };
-    if gw.inner.parts.audit_files.is_none() && gw.inner.parts.audit_table.is_none() {
-        return admin_page(
-            &gw,
-            &session,
-            "Audit log",
-            "<p>The audit log is not kept in files or a table this gateway reads.</p>",
-        );
+    if let Err(page) = log_ready(&gw, &session, "Audit log").await {
+        return page;
     }
-    let _flushed = gw.inner.parts.audit.flush().await;
     let mut query = AuditQuery::new();
     let kind = filter.kind.as_deref().filter(|k| !k.is_empty());
     if let Some(k) = kind {
@@ -315,16 +318,9 @@ pub(crate) async fn audit(
         _ => {}
     }
     let chain = chain_status(&gw).await;
-    let found = match stored_events(&gw, &query).await {
+    let found = match read_events(&gw, &query, "Audit log").await {
         Ok(f) => f,
-        Err(e) => {
-            return message(
-                &gw,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Audit log",
-                &e.to_string(),
-            );
-        }
+        Err(page) => return page,
     };
     let skip = found.len().saturating_sub(MAX_EVENTS);
     let mut rows = String::new();

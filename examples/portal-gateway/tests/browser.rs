@@ -21,11 +21,14 @@
     reason = "tests: a failed unwrap is a failed test; the skip line goes to stderr"
 )]
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
+use common::{enrolment_secret, peer_url, totp_code};
 use jsm_sso_gateway::demo::{Demo, DemoOptions, ExternalOidc};
 use serde_json::{Value, json};
 
@@ -354,19 +357,7 @@ async fn browser_sign_in_request_denial_mfa_and_audit() {
     browser.sign_in(&demo, "frank@acme.example", "mfa").await;
     let page = browser.wait_for("otpauth://").await;
     browser.screenshot("mfa-3-enrol").await;
-    let start = page.find("otpauth://").unwrap();
-    let uri = page[start..start + page[start..].find('<').unwrap()].replace("&amp;", "&");
-    let secret = url::Url::parse(&uri)
-        .unwrap()
-        .query_pairs()
-        .find(|(n, _)| n == "secret")
-        .unwrap()
-        .1
-        .into_owned();
-    let code = jsm_sso_mfa::TotpSecret::from_base32(&secret, jsm_sso_mfa::TotpParams::default())
-        .unwrap()
-        .totp(SystemTime::now())
-        .unwrap();
+    let code = totp_code(&enrolment_secret(&page), SystemTime::now());
     browser.type_into("#code", &code).await;
     browser.click("#verify").await;
     browser.wait_for("Billing").await;
@@ -395,20 +386,7 @@ async fn browser_sign_in_request_denial_mfa_and_audit() {
 /// The `oidc-provider` peer's URL, or `None` after the skip line (a failure when
 /// `JSM_SSO_REQUIRE_PEERS=1`).
 fn oidc_provider_url() -> Option<String> {
-    match std::env::var("JSM_SSO_OIDC_PROVIDER_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("JSM_SSO_REQUIRE_PEERS").as_deref() != Ok("1"),
-                "JSM_SSO_REQUIRE_PEERS=1 but JSM_SSO_OIDC_PROVIDER_URL is not set; \
-                 source scripts/peers.d/oidc-provider.sh"
-            );
-            eprintln!(
-                "skipped: JSM_SSO_OIDC_PROVIDER_URL is not set (scripts/test.sh starts oidc-provider)"
-            );
-            None
-        }
-    }
+    peer_url("JSM_SSO_OIDC_PROVIDER_URL", "oidc-provider.sh")
 }
 
 /// Signs in at the real Node `oidc-provider` (its own devInteractions login and consent

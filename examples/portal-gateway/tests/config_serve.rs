@@ -22,8 +22,8 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{
-    Browser, CERT, IDP_ENTITY, KEY, Process, command, free_port, hidden, http_location as location,
-    idp_metadata as metadata, jsm_site, peer_url, spawn,
+    Browser, CERT, IDP_ENTITY, KEY, Process, command, enrolment_secret, free_port, hidden,
+    http_location as location, idp_metadata as metadata, jsm_site, peer_url, spawn, totp_code,
 };
 use jsm_sso_jira::memory::MemoryJsm;
 use jsm_sso_testkit::saml::{ResponseSpec, TestIdp};
@@ -121,6 +121,16 @@ metadata_file = "{d}/idp.xml"
         listen = base.trim_start_matches("http://"),
         site = s.site,
     )
+}
+
+/// The problems with `code` in `--check`'s JSON, in order.
+fn problems<'j>(json: &'j serde_json::Value, code: &str) -> Vec<&'j serde_json::Value> {
+    json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["code"] == code)
+        .collect()
 }
 
 fn redis_url() -> Option<String> {
@@ -501,20 +511,12 @@ async fn check_reports_every_start_time_problem_with_its_code() {
     ] {
         assert!(codes.contains(&code), "{code} not in {codes:?}");
     }
-    let mfa: Vec<&str> = json["errors"]
-        .as_array()
-        .unwrap()
+    let mfa: Vec<&str> = problems(&json, "config.mfa.missing")
         .iter()
-        .filter(|e| e["code"] == "config.mfa.missing")
         .map(|e| e["location"].as_str().unwrap())
         .collect();
     assert_eq!(mfa, ["mfa", "admin.require_mfa"], "{json}");
-    let field = json["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["code"] == "config.portal.field_required")
-        .unwrap();
+    let field = problems(&json, "config.portal.field_required")[0];
     assert!(
         field["message"]
             .as_str()
@@ -523,12 +525,7 @@ async fn check_reports_every_start_time_problem_with_its_code() {
         "{field}"
     );
 
-    let template = json["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["code"] == "config.value.invalid")
-        .unwrap();
+    let template = problems(&json, "config.value.invalid")[0];
     assert!(
         template["location"]
             .as_str()
@@ -720,19 +717,8 @@ async fn mfa_factors_survive_a_restart_with_secrets_file() {
     let acs = browser.saml_sign_in(&base, "alice@acme.example").await;
     assert!(location(&acs).ends_with("/mfa/enrol"), "{}", location(&acs));
     let page = browser.get("/mfa/enrol").await.text().await.unwrap();
-    let start_at = page.find("otpauth://").unwrap();
-    let uri = page[start_at..start_at + page[start_at..].find('<').unwrap()].replace("&amp;", "&");
-    let secret = url::Url::parse(&uri)
-        .unwrap()
-        .query_pairs()
-        .find(|(n, _)| n == "secret")
-        .unwrap()
-        .1
-        .into_owned();
-    let code = jsm_sso_mfa::TotpSecret::from_base32(&secret, jsm_sso_mfa::TotpParams::default())
-        .unwrap()
-        .totp(SystemTime::now())
-        .unwrap();
+    let secret = enrolment_secret(&page);
+    let code = totp_code(&secret, SystemTime::now());
     let csrf = hidden(&page, "csrf");
     let done = browser
         .post("/mfa", &[("csrf", &csrf), ("code", &code)])

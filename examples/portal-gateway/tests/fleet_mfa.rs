@@ -22,8 +22,8 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use common::{
-    Browser, Process, free_port, hidden, http_location as location, idp_metadata as metadata,
-    jsm_site, peer_url, spawn,
+    Browser, Process, enrolment_secret, free_port, hidden, http_location as location,
+    idp_metadata as metadata, jsm_site, peer_url, spawn, totp_code,
 };
 use jsm_sso_jira::memory::MemoryJsm;
 use redis::AsyncCommands;
@@ -143,26 +143,6 @@ async fn start(config: &str, redis_url: &str, listen: &str) -> Process {
     .await
 }
 
-/// The secret of the `otpauth://` URI on an enrolment page.
-fn enrolment_secret(page: &str) -> String {
-    let start_at = page.find("otpauth://").unwrap();
-    let uri = page[start_at..start_at + page[start_at..].find('<').unwrap()].replace("&amp;", "&");
-    url::Url::parse(&uri)
-        .unwrap()
-        .query_pairs()
-        .find(|(n, _)| n == "secret")
-        .unwrap()
-        .1
-        .into_owned()
-}
-
-fn code_at(secret: &str, at: SystemTime) -> String {
-    jsm_sso_mfa::TotpSecret::from_base32(secret, jsm_sso_mfa::TotpParams::default())
-        .unwrap()
-        .totp(at)
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn enrol_on_one_instance_be_challenged_on_another() {
     let Some(redis_url) = redis_url() else {
@@ -193,7 +173,7 @@ async fn enrol_on_one_instance_be_challenged_on_another() {
     let page = on_a.get("/mfa/enrol").await.text().await.unwrap();
     let secret = enrolment_secret(&page);
     let now = SystemTime::now();
-    let used = code_at(&secret, now);
+    let used = totp_code(&secret, now);
     let done = on_a
         .post("/mfa", &[("csrf", &hidden(&page, "csrf")), ("code", &used)])
         .await;
@@ -240,7 +220,7 @@ async fn enrol_on_one_instance_be_challenged_on_another() {
     );
     // The next step's code (inside the ±1 step window) passes.
     let page = on_b.get("/mfa").await.text().await.unwrap();
-    let next = code_at(&secret, now + Duration::from_secs(30));
+    let next = totp_code(&secret, now + Duration::from_secs(30));
     let done = on_b
         .post("/mfa", &[("csrf", &hidden(&page, "csrf")), ("code", &next)])
         .await;

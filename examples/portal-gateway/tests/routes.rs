@@ -15,7 +15,7 @@ mod common;
 use std::time::SystemTime;
 
 use axum::body::Body;
-use common::{Client, code, hidden, location, text, unescape};
+use common::{Client, code, enrolment_secret, hidden, location, text, totp_code};
 use http::{Request, StatusCode, header};
 use jsm_sso_gateway::demo::{Demo, DemoOptions};
 use tower::ServiceExt as _;
@@ -347,21 +347,7 @@ async fn oidc_sign_in_through_the_demo_issuer() {
 }
 
 fn totp(page: &str) -> String {
-    let uri = {
-        let start = page.find("otpauth://").unwrap();
-        let end = start + page[start..].find('<').unwrap();
-        unescape(&page[start..end])
-    };
-    let secret = url::Url::parse(&uri)
-        .unwrap()
-        .query_pairs()
-        .find(|(n, _)| n == "secret")
-        .unwrap()
-        .1
-        .into_owned();
-    let secret =
-        jsm_sso_mfa::TotpSecret::from_base32(&secret, jsm_sso_mfa::TotpParams::default()).unwrap();
-    secret.totp(SystemTime::now()).unwrap()
+    totp_code(&enrolment_secret(page), SystemTime::now())
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -77,6 +77,26 @@ pub fn redirect_message(url: &str) -> (String, Option<String>) {
     )
 }
 
+/// The secret of the `otpauth://` URI on an enrolment page.
+pub fn enrolment_secret(page: &str) -> String {
+    let uri = unescape(between(page, "otpauth://", "<"));
+    url::Url::parse(&format!("otpauth://{uri}"))
+        .unwrap()
+        .query_pairs()
+        .find(|(n, _)| n == "secret")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+/// The TOTP code of a base32 `secret` (default parameters) at `at`.
+pub fn totp_code(secret: &str, at: SystemTime) -> String {
+    jsm_sso_mfa::TotpSecret::from_base32(secret, jsm_sso_mfa::TotpParams::default())
+        .unwrap()
+        .totp(at)
+        .unwrap()
+}
+
 // ---- a client on the gateway's router ----
 
 /// The body of a router response.
